@@ -1,0 +1,62 @@
+"""One typed Settings object (pydantic-settings, ``CLARION_`` environment prefix).
+
+Every knob Clarion reads lives here and is documented in the README table. Nothing
+reads the environment anywhere else; ``create_app(settings)`` and
+``build_dispatcher(settings)`` receive it explicitly.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./clarion.db"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Field descriptions double as the README table."""
+
+    model_config = SettingsConfigDict(env_prefix="CLARION_", extra="ignore")
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL: sqlite:///path (embedded) or postgresql://user@host/db.",
+    )
+    host: str = Field("127.0.0.1", description="Address `clarion serve` listens on.")
+    port: int = Field(8080, description="Port `clarion serve` listens on.")
+    default_channel: str = Field("sim_sms", description="Channel used for new SMS campaigns.")
+    currency: str = Field("USD", description="Currency of new accounts.")
+    price_per_segment: Decimal = Field(
+        Decimal("0.05"), description="Flat price debited per SMS segment when submitted."
+    )
+    max_campaign_rate: int = Field(
+        100, description="Ceiling on a campaign's send rate in msg/s (0 = no ceiling)."
+    )
+    batch_size: int = Field(500, description="Messages claimed per dispatcher batch.")
+    poll_interval: float = Field(0.2, description="Seconds the dispatcher idles when no work.")
+    claim_timeout: float = Field(
+        300.0,
+        description="Seconds after which a SENDING message is reconciled (never resent blindly).",
+    )
+    max_status_wait: float = Field(
+        86400.0,
+        description="Seconds after SENT that a campaign waits for delivery reports before DONE.",
+    )
+    housekeeping_interval: float = Field(
+        1.0, description="Seconds between expiry / completion sweeps."
+    )
+    max_recipients_per_request: int = Field(
+        10_000, description="Recipients accepted by one add-recipients request."
+    )
+    sim_seed: int = Field(1, description="Seed of the simulated carriers (reproducible runs).")
+    sim_submit_latency: float = Field(0.0, description="Simulated carrier submit latency (s).")
+    sim_dlr_min_delay: float = Field(0.5, description="Simulated delivery report min delay (s).")
+    sim_dlr_max_delay: float = Field(3.0, description="Simulated delivery report max delay (s).")
+    sim_undelivered_rate: float = Field(
+        0.03, description="Share of simulated messages that end UNDELIVERED."
+    )
+    sim_rejected_rate: float = Field(
+        0.0, description="Share of simulated submissions the carrier rejects outright."
+    )

@@ -1,0 +1,1 @@
+"""Clarion domain core: pure rules, no I/O, no clock."""

@@ -1,0 +1,1 @@
+"""The store: all SQL in Clarion lives in this package (SQLAlchemy Core + Alembic)."""

@@ -1,0 +1,130 @@
+"""Engine, transactions and schema upgrades.
+
+Users give ordinary URLs (``sqlite:///./clarion.db``, ``postgresql://user@host/db``);
+the async driver (aiosqlite / psycopg 3) is chosen here.
+
+SQLite runs in WAL mode. Python's sqlite3 transaction handling is switched off and
+every write transaction starts with ``BEGIN IMMEDIATE``, so writers queue on the
+database lock up front (with ``busy_timeout``) instead of failing half-way with
+"database is locked" when upgrading a read lock. Read-only blocks use
+``Database.read()`` which starts a deferred ``BEGIN``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_READ_ONLY = "clarion_read_only"
+
+
+class DatabaseURLError(ValueError):
+    """The database URL names an unsupported backend."""
+
+
+def _backend(url: str) -> str:
+    name = make_url(url).get_backend_name()
+    if name in ("sqlite", "postgresql"):
+        return name
+    raise DatabaseURLError(f"unsupported database {name!r}: use sqlite:/// or postgresql://")
+
+
+def async_url(url: str) -> str:
+    """The URL with Clarion's async driver."""
+    u = make_url(url)
+    driver = "aiosqlite" if _backend(url) == "sqlite" else "psycopg"
+    return u.set(drivername=f"{u.get_backend_name()}+{driver}").render_as_string(
+        hide_password=False
+    )
+
+
+def sync_url(url: str) -> str:
+    """The URL with a synchronous driver (Alembic, benchmarks)."""
+    u = make_url(url)
+    driver = "pysqlite" if _backend(url) == "sqlite" else "psycopg"
+    return u.set(drivername=f"{u.get_backend_name()}+{driver}").render_as_string(
+        hide_password=False
+    )
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Create or upgrade the schema (Alembic)."""
+    if _backend(url) == "sqlite":
+        _ensure_sqlite_dir(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["url"] = sync_url(url)
+    command.upgrade(config, revision)
+
+
+class Database:
+    """An async engine plus the transaction helpers services use."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.is_sqlite = _backend(url) == "sqlite"
+        kwargs: dict[str, Any] = {}
+        if self.is_sqlite:
+            _ensure_sqlite_dir(url)
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs["pool_size"] = pool_size
+            kwargs["pool_pre_ping"] = True
+        self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
+        if self.is_sqlite:
+            self._configure_sqlite()
+
+    def _configure_sqlite(self) -> None:
+        sync_engine = self.engine.sync_engine
+
+        @event.listens_for(sync_engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(sync_engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            if conn.get_execution_options().get(_READ_ONLY):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction: committed on success, rolled back on any error."""
+        async with self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction (deferred on SQLite)."""
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(**{_READ_ONLY: True})
+            async with conn.begin():
+                yield conn
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

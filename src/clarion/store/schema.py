@@ -1,0 +1,170 @@
+"""Tables (SQLAlchemy Core). Alembic migrations in ``migrations/`` create exactly these;
+``tests/integration/test_migrations.py`` checks there is no drift.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from clarion.store.types import BigId, Money, UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("balance", Money, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("timezone", String(64), nullable=False, server_default="UTC"),
+    Column("moderation_required", Boolean, nullable=False, server_default="0"),
+    # JSON list of ISO country codes; NULL = every country.
+    Column("allowed_countries", JSON, nullable=True),
+    Column("blocked_operators", JSON, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("label", String(200), nullable=False, server_default=""),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("channel_name", String(64), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("sender", String(64), nullable=False, server_default=""),
+    Column("text", Text, nullable=False, server_default=""),
+    Column("status", String(16), nullable=False),
+    Column("pause_reason", String(16), nullable=True),
+    Column("moderated", Boolean, nullable=False, server_default="0"),
+    Column("rate_limit", Integer, nullable=True),
+    Column("rate_period", Integer, nullable=True),
+    Column("start_at", UtcDateTime, nullable=True),
+    Column("validity_minutes", Integer, nullable=True),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("mclass", Integer, nullable=True),
+    Column("placeholders_flag", Integer, nullable=False, server_default="3"),
+    Column("price_per_segment", Money, nullable=False),
+    Column("settings", JSON, nullable=True),
+    Column("spent", Money, nullable=False, server_default="0"),
+    Column("recipients_rejected", Integer, nullable=False, server_default="0"),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("sent_at", UtcDateTime, nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Index(None, "account_id", "id"),
+    Index(None, "status"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("phone", String(20), nullable=False),
+    Column("country", String(2), nullable=False, server_default=""),
+    Column("operator", String(100), nullable=False, server_default=""),
+    Column("variables", JSON, nullable=True),
+    # Rendered text for template campaigns; NULL means "the campaign's text".
+    Column("text", Text, nullable=True),
+    Column("segments", Integer, nullable=False),
+    Column("price", Money, nullable=False),
+    Column("charged", Money, nullable=False, server_default="0"),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("channel_ref", String(100), nullable=True),
+    Column("error_code", String(32), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("claimed_at", UtcDateTime, nullable=True),
+    Column("status_updated_at", UtcDateTime, nullable=True),
+    UniqueConstraint("campaign_id", "phone"),
+    Index(None, "campaign_id", "status", "id"),
+    Index(None, "channel_ref"),
+)
+
+# One row per (campaign, message status), created with the campaign; updated in the
+# same transaction as the message rows it counts.
+campaign_counters = Table(
+    "campaign_counters",
+    metadata,
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    Column("status", String(16), primary_key=True),
+    Column("messages", Integer, nullable=False, server_default="0"),
+    Column("segments", Integer, nullable=False, server_default="0"),
+    Column("cost", Money, nullable=False, server_default="0"),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("campaign_id", BigId, nullable=True),
+    Column("amount", Money, nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("messages", Integer, nullable=False, server_default="0"),
+    Column("at", UtcDateTime, nullable=False),
+    Index(None, "account_id", "id"),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("campaign_id", BigId, nullable=True),
+    Column("total", Integer, nullable=False, server_default="0"),
+    Column("done", Integer, nullable=False, server_default="0"),
+    Column("result", JSON, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", BigId, nullable=False),
+    Column("campaign_id", BigId, nullable=True),
+    Column("action", String(32), nullable=False),
+    Column("from_status", String(16), nullable=True),
+    Column("to_status", String(16), nullable=True),
+    Column("detail", String(255), nullable=True),
+    Column("at", UtcDateTime, nullable=False),
+    Index(None, "campaign_id", "id"),
+)
