@@ -133,4 +133,3 @@ def _count_segments(
         else:
             used += w
     return parts
-

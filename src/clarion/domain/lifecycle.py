@@ -268,9 +268,7 @@ DIALECT_ACTIONS: dict[str, dict[str, str]] = {
 }
 
 
-def dialect_status(
-    dialect: str, status: CampaignStatus, *, moderated: bool = True
-) -> str:
+def dialect_status(dialect: str, status: CampaignStatus, *, moderated: bool = True) -> str:
     """The name ``dialect`` uses for canonical ``status``.
 
     Mobizon distinguishes a campaign that passed moderation automatically

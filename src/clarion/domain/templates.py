@@ -89,7 +89,7 @@ def render(
     placeholder has no value; otherwise missing placeholders are kept or
     removed according to ``flag``.
     """
-    if flag is PlaceholdersFlag.REJECT:
+    if flag == PlaceholdersFlag.REJECT:
         absent = missing(text, variables)
         if absent:
             raise MissingPlaceholderError(absent)
@@ -98,7 +98,7 @@ def render(
         name = match.group(1)
         if name in variables:
             return variables[name]
-        if flag is PlaceholdersFlag.REMOVE:
+        if flag == PlaceholdersFlag.REMOVE:
             return ""
         return match.group(0)
 

@@ -1,0 +1,249 @@
+"""Recipient phone normalisation and screening, with Mobizon's result codes.
+
+Rules
+-----
+:func:`normalise` turns whatever a client sent as a recipient into a
+:class:`Phone` (E.164 number, ISO 3166 alpha-2 country, carrier name) or
+raises :class:`PhoneError` carrying a :class:`ResultCode`:
+
+1. ``None``, or a string that is empty or only whitespace -> ``EMPTY`` (1).
+2. Anything that is neither a ``str`` nor an ``int`` (a dict, a list, a
+   float, a ``bool``) -> ``NOT_FOUND`` (2): no phone number in the data.
+3. Mobizon: "Mobile numbers you are sending must be entered in international
+   format. All extraneous characters will be removed automatically." We remove
+   whitespace (including no-break spaces), parentheses, dots and dashes
+   (ASCII ``-`` and the Unicode hyphens, dashes and minus sign), then one
+   leading ``+`` or, failing that, one leading ``00`` (the international call
+   prefix). What is left must be ASCII digits, otherwise -> ``BAD_FORMAT``
+   (3): letters, ``/``, ``#``, ``*``, a ``+`` in the middle, and non-ASCII
+   digits are all refused rather than guessed at. A negative ``int`` is
+   ``BAD_FORMAT`` too. A string that is nothing but formatting (``"-"``,
+   ``"( )"``, ``"+"``) is ``EMPTY`` (1): once the extraneous characters are
+   removed, as Mobizon does, the value is empty.
+4. The digits are always read as an international number, as if prefixed
+   with ``+``: there is no default region, so ``87011234567`` is ``+8 701...``
+   and fails rather than being reinterpreted as a Kazakh trunk-prefixed
+   number. Numbers ``phonenumbers`` cannot parse, or considers impossible or
+   invalid -> ``BAD_FORMAT`` (3).
+5. A valid number with no country (the non-geographic codes such as +800
+   freephone, +870 Inmarsat, +882/+883 international networks, for which
+   ``phonenumbers`` reports region ``001``) -> ``UNKNOWN_DESTINATION`` (7).
+
+The operator is ``phonenumbers.carrier.name_for_number(number, "en")``: the
+carrier that originally held the number's prefix (number portability is not
+visible here), and ``""`` when unknown or for non-mobile numbers.
+
+:func:`screen` then applies an account :class:`Policy` in Mobizon's order:
+stop list -> ``STOP_LIST`` (5), country not allowed -> ``COUNTRY_NOT_ALLOWED``
+(6), blocked operator (compared case-insensitively) -> ``OPERATOR_NOT_SERVED``
+(8), already seen in this campaign -> ``DUPLICATE`` (4). Only an accepted
+number is added to ``seen``, so a rejected number never shadows a later
+duplicate. Placeholder checks (code 20) are the caller's job with
+``clarion.domain.templates``.
+
+Choices
+-------
+* :func:`describe` returns Mobizon's wording, except that the
+  ``MISSING_PLACEHOLDER`` text drops Mobizon's "(if placeholdersFlag is set
+  to 1 value)", which contradicts the flag's own description (3 rejects).
+* Mobizon codes 30-32 (contact book) and 51 (short links) concern features
+  this module does not model and are not in :class:`ResultCode`.
+* ``Screened.phone`` is set whenever the number was normalised, including for
+  policy rejections (5, 6, 8, 4), so callers can report the E.164 form.
+* ``Policy.allowed_countries`` is upper-cased on construction (ISO codes are
+  case-insensitive, ``phonenumbers`` reports them upper-case);
+  ``Policy.stop_list`` holds E.164 strings exactly as :func:`normalise`
+  produces them (``+`` and digits).
+* Speed: one module-level translation table, no regular expressions, one
+  ``phonenumbers.parse`` per number, and the cheap length-based possibility
+  check before full validation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import phonenumbers
+from phonenumbers import carrier
+
+__all__ = [
+    "Phone",
+    "PhoneError",
+    "Policy",
+    "ResultCode",
+    "Screened",
+    "describe",
+    "normalise",
+    "screen",
+]
+
+
+class ResultCode(IntEnum):
+    """Per-recipient result codes of Mobizon's ``Campaign/AddRecipients``."""
+
+    OK = 0
+    EMPTY = 1
+    NOT_FOUND = 2
+    BAD_FORMAT = 3
+    DUPLICATE = 4
+    STOP_LIST = 5
+    COUNTRY_NOT_ALLOWED = 6
+    UNKNOWN_DESTINATION = 7
+    OPERATOR_NOT_SERVED = 8
+    MISSING_PLACEHOLDER = 20
+    SYSTEM_ERROR = 99
+
+
+_DESCRIPTIONS: dict[ResultCode, str] = {
+    ResultCode.OK: "the number was successfully added to the campaign",
+    ResultCode.EMPTY: "there is no phone number in the transferred data or the value is empty",
+    ResultCode.NOT_FOUND: (
+        "no phone number found in the transferred data "
+        "(most likely the data was incorrectly formatted)"
+    ),
+    ResultCode.BAD_FORMAT: "the number doesn't correspond to the international format requirements",
+    ResultCode.DUPLICATE: (
+        "the number was already added to the campaign (deletion of duplicates from a campaign)"
+    ),
+    ResultCode.STOP_LIST: (
+        "the number is included to the stop-list "
+        "(it can be either your stop-list or the system stop-list)"
+    ),
+    ResultCode.COUNTRY_NOT_ALLOWED: (
+        "sending to the country of destination is limited by your account settings"
+    ),
+    ResultCode.UNKNOWN_DESTINATION: (
+        "it is impossible to identify the operator and/or the country of destination"
+    ),
+    ResultCode.OPERATOR_NOT_SERVED: (
+        "the system is not able to send to this operator, "
+        "please contact our technical support to clarify the possibility to send it"
+    ),
+    ResultCode.MISSING_PLACEHOLDER: "sent data does not contain all necessary placeholders",
+    ResultCode.SYSTEM_ERROR: "system error adding recipient number",
+}
+
+
+def describe(code: ResultCode) -> str:
+    """Return Mobizon's English description of a recipient result code."""
+    return _DESCRIPTIONS[code]
+
+
+@dataclass(frozen=True, slots=True)
+class Phone:
+    """A normalised, valid phone number."""
+
+    e164: str
+    country: str
+    operator: str
+
+
+class PhoneError(ValueError):
+    """A recipient could not be normalised; ``code`` says why."""
+
+    code: ResultCode
+
+    def __init__(self, code: ResultCode, detail: str) -> None:
+        self.code = code
+        super().__init__(f"{describe(code)} ({detail})")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Account rules applied to every recipient by :func:`screen`."""
+
+    allowed_countries: frozenset[str] | None = None
+    blocked_operators: frozenset[str] = frozenset()
+    stop_list: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if self.allowed_countries is not None:
+            upper = frozenset(code.upper() for code in self.allowed_countries)
+            object.__setattr__(self, "allowed_countries", upper)
+
+
+@dataclass(frozen=True, slots=True)
+class Screened:
+    """The outcome of screening one recipient."""
+
+    code: ResultCode
+    phone: Phone | None
+    raw: str
+
+
+_FORMATTING = (
+    " \t\n\r\v\f\u00a0\u2007\u202f\u2009\u200a\u3000"  # whitespace
+    "().-"
+    "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"  # hyphens, dashes, minus sign
+)
+_STRIP_FORMATTING = str.maketrans(dict.fromkeys(_FORMATTING))
+_UNKNOWN_REGIONS = frozenset({"001", "ZZ"})
+_E164 = phonenumbers.PhoneNumberFormat.E164
+_MAX_INT_BITS = 64  # E.164 allows 15 digits; anything past 2**64 is not a number
+
+
+def _digits(raw: object) -> str:
+    """Return the bare international digits of ``raw`` or raise :class:`PhoneError`."""
+    if raw is None:
+        raise PhoneError(ResultCode.EMPTY, "no value")
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise PhoneError(ResultCode.NOT_FOUND, f"a {type(raw).__name__} is not a phone number")
+    if isinstance(raw, int):
+        if raw < 0:
+            raise PhoneError(ResultCode.BAD_FORMAT, "a negative number")
+        if raw.bit_length() > _MAX_INT_BITS:
+            raise PhoneError(ResultCode.BAD_FORMAT, "far too many digits")
+        return str(raw)
+    if not raw or raw.isspace():
+        raise PhoneError(ResultCode.EMPTY, "empty value")
+    text = raw.translate(_STRIP_FORMATTING)
+    if text.startswith("+"):
+        text = text[1:]
+    elif text.startswith("00"):
+        text = text[2:]
+    if not text:
+        raise PhoneError(ResultCode.EMPTY, f"nothing but formatting in {raw!r}")
+    if not (text.isascii() and text.isdigit()):
+        raise PhoneError(ResultCode.BAD_FORMAT, f"unexpected characters in {raw!r}")
+    return text
+
+
+def normalise(raw: object) -> Phone:
+    """Normalise a recipient to a valid :class:`Phone` or raise :class:`PhoneError`."""
+    digits = _digits(raw)
+    try:
+        number = phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException as exc:
+        raise PhoneError(ResultCode.BAD_FORMAT, f"+{digits}: {exc}") from None
+    if not phonenumbers.is_possible_number(number) or not phonenumbers.is_valid_number(number):
+        raise PhoneError(ResultCode.BAD_FORMAT, f"+{digits} is not a valid number")
+    region = phonenumbers.region_code_for_number(number)
+    if region is None or region in _UNKNOWN_REGIONS:
+        raise PhoneError(ResultCode.UNKNOWN_DESTINATION, f"+{digits} has no country")
+    return Phone(
+        e164=phonenumbers.format_number(number, _E164),
+        country=region,
+        operator=carrier.name_for_number(number, "en"),
+    )
+
+
+def screen(raw: object, *, policy: Policy, seen: set[str]) -> Screened:
+    """Normalise ``raw`` and apply ``policy``; record accepted numbers in ``seen``."""
+    text = "" if raw is None else str(raw)
+    try:
+        phone = normalise(raw)
+    except PhoneError as exc:
+        return Screened(exc.code, None, text)
+    if phone.e164 in policy.stop_list:
+        return Screened(ResultCode.STOP_LIST, phone, text)
+    if policy.allowed_countries is not None and phone.country not in policy.allowed_countries:
+        return Screened(ResultCode.COUNTRY_NOT_ALLOWED, phone, text)
+    if phone.operator and policy.blocked_operators:
+        operator = phone.operator.casefold()
+        if any(operator == blocked.casefold() for blocked in policy.blocked_operators):
+            return Screened(ResultCode.OPERATOR_NOT_SERVED, phone, text)
+    if phone.e164 in seen:
+        return Screened(ResultCode.DUPLICATE, phone, text)
+    seen.add(phone.e164)
+    return Screened(ResultCode.OK, phone, text)

@@ -1,0 +1,1 @@
+"""Use cases. Each opens a transaction, applies domain rules, and calls the store."""

@@ -1,0 +1,118 @@
+"""Accounts and API keys.
+
+API keys are 40 lowercase alphanumeric characters, shown once and stored as a
+SHA-256 hash (the key carries 206 bits of entropy, so a slow hash adds nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row
+
+from clarion.clock import utcnow
+from clarion.services.errors import InvalidInput, NotFound
+from clarion.store import accounts as store
+from clarion.store.db import Database
+
+KEY_ALPHABET = string.ascii_lowercase + string.digits
+KEY_LENGTH = 40
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    account_id: int
+    api_key: str
+
+
+def new_key() -> str:
+    return "".join(secrets.choice(KEY_ALPHABET) for _ in range(KEY_LENGTH))
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _check_amount(amount: Decimal, *, field: str) -> None:
+    if not amount.is_finite() or amount < 0:
+        raise InvalidInput(f"{field} must be a non-negative amount", field=field)
+    if amount.as_tuple().exponent < -6:  # type: ignore[operator]
+        raise InvalidInput(f"{field} has more than 6 decimal places", field=field)
+
+
+async def create(
+    db: Database, *, name: str, balance: Decimal, currency: str, label: str = "default"
+) -> NewAccount:
+    _check_amount(balance, field="balance")
+    if not name.strip():
+        raise InvalidInput("name must not be empty", field="name")
+    if len(currency) != 3 or not currency.isalpha():
+        raise InvalidInput("currency must be a 3-letter ISO 4217 code", field="currency")
+    now = utcnow()
+    key = new_key()
+    async with db.begin() as conn:
+        account_id = await store.create(
+            conn, name=name.strip(), balance=balance, currency=currency.upper(), now=now
+        )
+        await store.add_key(
+            conn, account_id=account_id, key_hash=hash_key(key), now=now, label=label
+        )
+        if balance:
+            await store.record(conn, account_id=account_id, amount=balance, reason="topup", now=now)
+    return NewAccount(account_id, key)
+
+
+async def rotate_key(db: Database, *, account_id: int, label: str = "default") -> str:
+    """Revoke the account's keys with ``label`` and issue a new one."""
+    now = utcnow()
+    key = new_key()
+    async with db.begin() as conn:
+        if await store.get(conn, account_id) is None:
+            raise NotFound(f"account {account_id} not found")
+        await store.revoke_keys(conn, account_id=account_id, label=label, now=now)
+        await store.add_key(
+            conn, account_id=account_id, key_hash=hash_key(key), now=now, label=label
+        )
+    return key
+
+
+async def authenticate(db: Database, key: str) -> Row[Any] | None:
+    if len(key) != KEY_LENGTH:
+        return None
+    async with db.read() as conn:
+        return await store.for_key(conn, hash_key(key))
+
+
+async def get(db: Database, account_id: int) -> Row[Any]:
+    async with db.read() as conn:
+        row = await store.get(conn, account_id)
+    if row is None:
+        raise NotFound(f"account {account_id} not found")
+    return row
+
+
+async def find_by_name(db: Database, name: str) -> Row[Any] | None:
+    async with db.read() as conn:
+        return await store.find_by_name(conn, name)
+
+
+async def list_all(db: Database) -> list[Row[Any]]:
+    async with db.read() as conn:
+        return list(await store.list_all(conn))
+
+
+async def topup(db: Database, *, account_id: int, amount: Decimal) -> Decimal:
+    """Add ``amount`` to the balance; returns the new balance."""
+    _check_amount(amount, field="amount")
+    if amount == 0:
+        raise InvalidInput("amount must be positive", field="amount")
+    async with db.begin() as conn:
+        if not await store.credit(conn, account_id=account_id, amount=amount):
+            raise NotFound(f"account {account_id} not found")
+        await store.record(conn, account_id=account_id, amount=amount, reason="topup", now=utcnow())
+        return await store.balance(conn, account_id)

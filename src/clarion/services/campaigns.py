@@ -1,0 +1,627 @@
+"""Campaign use cases: create, edit, list, delete, recipients, lifecycle, stats.
+
+Choices where the issue is silent:
+
+* Recipients can be added while the campaign is a DRAFT (as with Mobizon, where a
+  campaign is filled before it is started). A ``single`` campaign holds exactly one.
+* ``mass`` campaigns send the campaign text to everyone and ignore variables;
+  ``template`` campaigns render ``{placeholder}``s per recipient when the recipient is
+  added, so segments and price are known (and shown) before the start.
+* Start: a campaign with no recipients cannot start. With a future ``start_at`` it
+  becomes SCHEDULED; when the account requires moderation it goes to MODERATION.
+* Stop deletes the messages not yet sent (NEW -> DELETED, never charged); messages
+  already with the carrier keep receiving reports.
+* Retry re-queues only UNDELIVERED / EXPIRED / REJECTED messages and restarts the
+  validity window; it is a conflict when there is nothing to retry.
+* Resuming a campaign paused for funds needs a balance covering its next message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.exc import IntegrityError
+
+from clarion.clock import utcnow
+from clarion.domain import encoding, recipients, schedule, templates
+from clarion.domain.lifecycle import (
+    CAMPAIGN_TRANSITIONS,
+    DELETABLE_CAMPAIGN_STATUSES,
+    EDITABLE_CAMPAIGN_STATUSES,
+    MESSAGE_TRANSITIONS,
+    CampaignStatus,
+    MessageStatus,
+    PauseReason,
+)
+from clarion.services.errors import (
+    Conflict,
+    InsufficientFunds,
+    InvalidInput,
+    NotFound,
+    TransitionConflict,
+)
+from clarion.store import accounts as account_store
+from clarion.store import campaigns as store
+from clarion.store import messages as message_store
+from clarion.store.db import Database
+from clarion.store.schema import campaigns as campaigns_table
+
+CHANNELS = ("sms", "rcs", "voice")
+TYPES = ("single", "mass", "template")
+MAX_TEXT = 2000
+
+
+@dataclass(slots=True)
+class CampaignSpec:
+    name: str
+    text: str
+    channel: str = "sms"
+    type: str = "mass"
+    sender: str = ""
+    rate_limit: int | None = None
+    rate_period: int | None = None
+    start_at: datetime | None = None
+    validity_minutes: int | None = None
+    placeholders_flag: int = int(templates.PlaceholdersFlag.REJECT)
+    mclass: int | None = None
+    channel_name: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientInput:
+    phone: object
+    variables: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientResult:
+    phone: str
+    code: recipients.ResultCode
+    message_id: int | None
+    e164: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    messages: dict[str, int]
+    segments: dict[str, int]
+    cost: Decimal
+    total_messages: int
+    total_segments: int
+
+
+def _validate(spec: CampaignSpec, *, now: datetime, min_deferral: timedelta) -> None:
+    if not spec.name.strip():
+        raise InvalidInput("name must not be empty", field="name")
+    if len(spec.name) > 255:
+        raise InvalidInput("name is longer than 255 characters", field="name")
+    if spec.channel not in CHANNELS:
+        raise InvalidInput(f"channel must be one of {', '.join(CHANNELS)}", field="channel")
+    if spec.type not in TYPES:
+        raise InvalidInput(f"type must be one of {', '.join(TYPES)}", field="type")
+    if not spec.text.strip():
+        raise InvalidInput("text must not be empty", field="text")
+    if len(spec.text) > MAX_TEXT:
+        raise InvalidInput(f"text is longer than {MAX_TEXT} characters", field="text")
+    if len(spec.sender) > 64:
+        raise InvalidInput("sender is longer than 64 characters", field="sender")
+    if spec.rate_limit is not None and spec.rate_limit <= 0:
+        raise InvalidInput("rate_limit must be a positive integer", field="rate_limit")
+    if spec.rate_period is not None and spec.rate_period <= 0:
+        raise InvalidInput("rate_period must be a positive number of seconds", field="rate_period")
+    if spec.start_at is not None:
+        try:
+            schedule.check_deferred_start(spec.start_at, now=now, min_delay=min_deferral)
+        except schedule.ScheduleError as exc:
+            raise InvalidInput(str(exc), field="start_at") from exc
+    if spec.validity_minutes is not None:
+        try:
+            schedule.check_validity(spec.validity_minutes)
+        except schedule.ScheduleError as exc:
+            raise InvalidInput(str(exc), field="validity_minutes") from exc
+    try:
+        templates.PlaceholdersFlag(spec.placeholders_flag)
+    except ValueError as exc:
+        raise InvalidInput(
+            "placeholders_flag must be 1, 2 or 3", field="placeholders_flag"
+        ) from exc
+
+
+async def create(
+    db: Database,
+    *,
+    account_id: int,
+    spec: CampaignSpec,
+    default_channel: str,
+    price_per_segment: Decimal,
+    min_deferral: timedelta = timedelta(0),
+) -> Row[Any]:
+    now = utcnow()
+    _validate(spec, now=now, min_deferral=min_deferral)
+    async with db.begin() as conn:
+        campaign_id = await store.insert_campaign(
+            conn,
+            {
+                "account_id": account_id,
+                "name": spec.name.strip(),
+                "channel": spec.channel,
+                "channel_name": spec.channel_name or default_channel,
+                "type": spec.type,
+                "sender": spec.sender,
+                "text": spec.text,
+                "status": CampaignStatus.DRAFT,
+                "rate_limit": spec.rate_limit,
+                "rate_period": spec.rate_period,
+                "start_at": spec.start_at,
+                "validity_minutes": spec.validity_minutes,
+                "placeholders_flag": spec.placeholders_flag,
+                "mclass": spec.mclass,
+                "price_per_segment": price_per_segment,
+                "settings": spec.settings or None,
+                "created_at": now,
+            },
+        )
+        row = await store.get(conn, campaign_id)
+    assert row is not None
+    return row
+
+
+async def get(db: Database, *, account_id: int, campaign_id: int) -> Row[Any]:
+    async with db.read() as conn:
+        row = await store.get(conn, campaign_id, account_id=account_id)
+    if row is None:
+        raise NotFound(f"campaign {campaign_id} not found")
+    return row
+
+
+async def search(
+    db: Database, *, account_id: int, **filters: Any
+) -> tuple[Sequence[Row[Any]], int]:
+    async with db.read() as conn:
+        return await store.search(conn, account_id=account_id, **filters)
+
+
+PATCHABLE = {
+    "name",
+    "text",
+    "type",
+    "sender",
+    "rate_limit",
+    "rate_period",
+    "start_at",
+    "validity_minutes",
+    "placeholders_flag",
+    "mclass",
+}
+
+
+async def patch(
+    db: Database,
+    *,
+    account_id: int,
+    campaign_id: int,
+    changes: dict[str, Any],
+    min_deferral: timedelta = timedelta(0),
+) -> Row[Any]:
+    unknown = set(changes) - PATCHABLE
+    if unknown:
+        raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    async with db.begin() as conn:
+        row = await store.get(conn, campaign_id, account_id=account_id)
+        if row is None:
+            raise NotFound(f"campaign {campaign_id} not found")
+        if row.status not in EDITABLE_CAMPAIGN_STATUSES:
+            raise Conflict(f"campaign {campaign_id} is {row.status}; only a DRAFT can be edited")
+        merged = CampaignSpec(
+            name=changes.get("name", row.name),
+            text=changes.get("text", row.text),
+            channel=row.channel,
+            type=changes.get("type", row.type),
+            sender=changes.get("sender", row.sender),
+            rate_limit=changes.get("rate_limit", row.rate_limit),
+            rate_period=changes.get("rate_period", row.rate_period),
+            start_at=changes.get("start_at", row.start_at),
+            validity_minutes=changes.get("validity_minutes", row.validity_minutes),
+            placeholders_flag=changes.get("placeholders_flag", row.placeholders_flag),
+            mclass=changes.get("mclass", row.mclass),
+        )
+        _validate(merged, now=utcnow(), min_deferral=min_deferral)
+        content = {"text", "type", "placeholders_flag"} & set(changes)
+        if content and await store.pending_messages(conn, campaign_id, list(MessageStatus)):
+            raise Conflict(
+                "cannot change text, type or placeholders_flag of a campaign that has "
+                "recipients; delete its recipients first"
+            )
+        if not await store.update_fields(
+            conn, campaign_id=campaign_id, allowed=EDITABLE_CAMPAIGN_STATUSES, values=changes
+        ):
+            raise Conflict(f"campaign {campaign_id} changed status; not edited")
+        updated = await store.get(conn, campaign_id)
+    assert updated is not None
+    return updated
+
+
+async def delete(db: Database, *, account_id: int, campaign_id: int) -> None:
+    async with db.begin() as conn:
+        row = await store.get(conn, campaign_id, account_id=account_id)
+        if row is None:
+            raise NotFound(f"campaign {campaign_id} not found")
+        if not await store.delete_campaign(
+            conn, campaign_id=campaign_id, allowed=DELETABLE_CAMPAIGN_STATUSES
+        ):
+            raise Conflict(
+                f"campaign {campaign_id} is {row.status}; only a campaign that never "
+                "started can be deleted"
+            )
+
+
+async def clear_recipients(db: Database, *, account_id: int, campaign_id: int) -> int:
+    async with db.begin() as conn:
+        row = await store.get(conn, campaign_id, account_id=account_id)
+        if row is None:
+            raise NotFound(f"campaign {campaign_id} not found")
+        if row.status not in EDITABLE_CAMPAIGN_STATUSES:
+            raise Conflict(f"campaign {campaign_id} is {row.status}; recipients are fixed")
+        return await message_store.delete_all(conn, campaign_id=campaign_id)
+
+
+def _policy(account: Row[Any]) -> recipients.Policy:
+    allowed = account.allowed_countries
+    blocked = account.blocked_operators or []
+    return recipients.Policy(
+        allowed_countries=frozenset(c.upper() for c in allowed) if allowed is not None else None,
+        blocked_operators=frozenset(o.lower() for o in blocked),
+    )
+
+
+async def add_recipients(
+    db: Database,
+    *,
+    account_id: int,
+    campaign_id: int,
+    entries: Sequence[RecipientInput],
+    limit: int,
+) -> list[RecipientResult]:
+    """Screen and add recipients; one result (Mobizon code) per entry, in order.
+
+    All accepted recipients are written in one transaction: either all of them are
+    added or, on error, none.
+    """
+    if len(entries) > limit:
+        raise InvalidInput(f"at most {limit} recipients per request", field="recipients")
+    if not entries:
+        raise InvalidInput("recipients must not be empty", field="recipients")
+    for attempt in range(3):
+        try:
+            return await _add_recipients(db, account_id, campaign_id, entries)
+        except IntegrityError:  # a concurrent request added the same phone
+            if attempt == 2:
+                raise Conflict("recipients changed concurrently; retry the request") from None
+    raise AssertionError("unreachable")
+
+
+async def _add_recipients(
+    db: Database, account_id: int, campaign_id: int, entries: Sequence[RecipientInput]
+) -> list[RecipientResult]:
+    now = utcnow()
+    async with db.begin() as conn:
+        campaign = await store.get(conn, campaign_id, account_id=account_id)
+        if campaign is None:
+            raise NotFound(f"campaign {campaign_id} not found")
+        if campaign.status not in EDITABLE_CAMPAIGN_STATUSES:
+            raise Conflict(
+                f"campaign {campaign_id} is {campaign.status}; recipients can only be "
+                "added to a DRAFT"
+            )
+        account = await account_store.get(conn, account_id)
+        assert account is not None
+        policy = _policy(account)
+        flag = templates.PlaceholdersFlag(campaign.placeholders_flag)
+        seen: set[str] = set()
+        screened = [recipients.screen(e.phone, policy=policy, seen=seen) for e in entries]
+        ok_phones = [s.phone.e164 for s in screened if s.phone is not None and s.code == 0]
+        existing = await message_store.existing_phones(
+            conn, campaign_id=campaign_id, phones=ok_phones
+        )
+        if campaign.type == "single":
+            already = await store.pending_messages(conn, campaign_id, list(MessageStatus))
+            if already + len(ok_phones) - len(existing) > 1:
+                raise Conflict("a single campaign takes exactly one recipient")
+        base_measure = encoding.measure(campaign.text)
+        price_per_segment: Decimal = campaign.price_per_segment
+        results: list[RecipientResult] = []
+        rows: list[dict[str, Any]] = []
+        slots: list[int] = []
+        for entry, s in zip(entries, screened, strict=True):
+            code = s.code
+            phone = s.phone
+            text: str | None = None
+            segments = base_measure.segments
+            if code == recipients.ResultCode.OK and phone is not None:
+                if phone.e164 in existing:
+                    code = recipients.ResultCode.DUPLICATE
+                elif campaign.type == "template":
+                    try:
+                        text = templates.render(campaign.text, entry.variables, flag=flag)
+                    except templates.MissingPlaceholderError:
+                        code = recipients.ResultCode.MISSING_PLACEHOLDER
+                    else:
+                        segments = encoding.segments(text)
+            if code != recipients.ResultCode.OK or phone is None:
+                results.append(RecipientResult(s.raw, code, None))
+                continue
+            slots.append(len(results))
+            results.append(RecipientResult(s.raw, code, None, phone.e164))
+            rows.append(
+                {
+                    "phone": phone.e164,
+                    "country": phone.country,
+                    "operator": phone.operator,
+                    "variables": dict(entry.variables) or None,
+                    "text": text,
+                    "segments": segments,
+                    "price": price_per_segment * segments,
+                }
+            )
+        ids = await message_store.insert_new(conn, campaign_id=campaign_id, rows=rows, now=now)
+        for slot, message_id in zip(slots, ids, strict=True):
+            r = results[slot]
+            results[slot] = RecipientResult(r.phone, r.code, message_id, r.e164)
+        await store.add_rejected(conn, campaign_id=campaign_id, count=len(results) - len(ids))
+    return results
+
+
+def _conflict(action: str, campaign_id: int, current: str) -> TransitionConflict:
+    allowed = ", ".join(sorted(CAMPAIGN_TRANSITIONS[action].allowed_from))
+    return TransitionConflict(
+        f"cannot {action} campaign {campaign_id}: it is {current} "
+        f"({action} is allowed from {allowed})",
+        action=action,
+        current=current,
+    )
+
+
+async def _load(conn: Any, campaign_id: int, account_id: int) -> Row[Any]:
+    row = await store.get(conn, campaign_id, account_id=account_id)
+    if row is None:
+        raise NotFound(f"campaign {campaign_id} not found")
+    return row
+
+
+def _expiry(row: Row[Any], start: datetime) -> datetime | None:
+    return schedule.expires_at(start, row.validity_minutes)
+
+
+async def start(db: Database, *, account_id: int, campaign_id: int) -> Row[Any]:
+    now = utcnow()
+    async with db.begin() as conn:
+        row = await _load(conn, campaign_id, account_id)
+        if row.status != CampaignStatus.DRAFT:
+            raise _conflict("start", campaign_id, row.status)
+        if not await store.pending_messages(conn, campaign_id, [MessageStatus.NEW]):
+            raise Conflict(f"campaign {campaign_id} has no recipients to send to")
+        account = await account_store.get(conn, account_id)
+        assert account is not None
+        values: dict[str, Any]
+        if account.moderation_required:
+            action, values = "moderate", {}
+        elif row.start_at is not None and row.start_at > now:
+            action, values = "schedule", {}
+        else:
+            action = "start"
+            values = {"started_at": now, "expires_at": _expiry(row, now)}
+        if (
+            await store.transition(
+                conn,
+                campaign_id=campaign_id,
+                transition=CAMPAIGN_TRANSITIONS[action],
+                now=now,
+                account_id=account_id,
+                values=values,
+            )
+            is None
+        ):
+            raise _conflict("start", campaign_id, row.status)
+        updated = await store.get(conn, campaign_id)
+    assert updated is not None
+    return updated
+
+
+async def activate_due(db: Database) -> int:
+    """QUEUED / SCHEDULED campaigns whose time has come start RUNNING."""
+    now = utcnow()
+    count = 0
+    async with db.begin() as conn:
+        for due in await store.due(conn, now=now):
+            row = await store.get(conn, due.id)
+            assert row is not None
+            start_time = max(row.start_at or now, now) if row.start_at else now
+            if await store.transition(
+                conn,
+                campaign_id=row.id,
+                transition=CAMPAIGN_TRANSITIONS["activate"],
+                now=now,
+                account_id=row.account_id,
+                values={"started_at": now, "expires_at": _expiry(row, start_time)},
+            ):
+                count += 1
+    return count
+
+
+async def pause(
+    db: Database, *, account_id: int, campaign_id: int, reason: PauseReason = PauseReason.USER
+) -> Row[Any]:
+    return await _simple(db, account_id, campaign_id, "pause", {"pause_reason": reason.value})
+
+
+async def resume(db: Database, *, account_id: int, campaign_id: int) -> Row[Any]:
+    now = utcnow()
+    async with db.begin() as conn:
+        row = await _load(conn, campaign_id, account_id)
+        if row.status != CampaignStatus.PAUSED:
+            raise _conflict("resume", campaign_id, row.status)
+        if row.pause_reason == PauseReason.FUNDS:
+            price = await message_store.first_new_price(conn, campaign_id)
+            balance = await account_store.balance(conn, account_id)
+            if price is not None and balance < price:
+                raise InsufficientFunds(
+                    f"balance {balance} does not cover the next message ({price}); top up "
+                    "the account before resuming"
+                )
+        if (
+            await store.transition(
+                conn,
+                campaign_id=campaign_id,
+                transition=CAMPAIGN_TRANSITIONS["resume"],
+                now=now,
+                account_id=account_id,
+                values={"pause_reason": None},
+            )
+            is None
+        ):
+            raise _conflict("resume", campaign_id, row.status)
+        updated = await store.get(conn, campaign_id)
+    assert updated is not None
+    return updated
+
+
+async def stop(db: Database, *, account_id: int, campaign_id: int) -> Row[Any]:
+    now = utcnow()
+    async with db.begin() as conn:
+        row = await _load(conn, campaign_id, account_id)
+        if (
+            await store.transition(
+                conn,
+                campaign_id=campaign_id,
+                transition=CAMPAIGN_TRANSITIONS["stop"],
+                now=now,
+                account_id=account_id,
+                values={"pause_reason": None, "finished_at": now},
+            )
+            is None
+        ):
+            raise _conflict("stop", campaign_id, row.status)
+        await message_store.transition_campaign(
+            conn, campaign_id=campaign_id, transition=MESSAGE_TRANSITIONS["delete"], now=now
+        )
+        updated = await store.get(conn, campaign_id)
+    assert updated is not None
+    return updated
+
+
+async def retry(db: Database, *, account_id: int, campaign_id: int) -> tuple[Row[Any], int]:
+    """Re-queue UNDELIVERED / EXPIRED / REJECTED messages; returns (campaign, count)."""
+    now = utcnow()
+    async with db.begin() as conn:
+        row = await _load(conn, campaign_id, account_id)
+        if (
+            await store.transition(
+                conn,
+                campaign_id=campaign_id,
+                transition=CAMPAIGN_TRANSITIONS["retry"],
+                now=now,
+                account_id=account_id,
+                values={
+                    "sent_at": None,
+                    "finished_at": None,
+                    "pause_reason": None,
+                    "expires_at": _expiry(row, now),
+                },
+            )
+            is None
+        ):
+            raise _conflict("retry", campaign_id, row.status)
+        changed = await message_store.transition_campaign(
+            conn,
+            campaign_id=campaign_id,
+            transition=MESSAGE_TRANSITIONS["retry"],
+            now=now,
+            values={"error_code": None},
+        )
+        if not changed:
+            raise Conflict(
+                f"campaign {campaign_id} has no UNDELIVERED, EXPIRED or REJECTED messages to retry"
+            )
+        updated = await store.get(conn, campaign_id)
+    assert updated is not None
+    return updated, len(changed)
+
+
+async def _simple(
+    db: Database, account_id: int, campaign_id: int, action: str, values: dict[str, Any]
+) -> Row[Any]:
+    now = utcnow()
+    async with db.begin() as conn:
+        row = await _load(conn, campaign_id, account_id)
+        if (
+            await store.transition(
+                conn,
+                campaign_id=campaign_id,
+                transition=CAMPAIGN_TRANSITIONS[action],
+                now=now,
+                account_id=account_id,
+                values=values,
+            )
+            is None
+        ):
+            raise _conflict(action, campaign_id, row.status)
+        updated = await store.get(conn, campaign_id)
+    assert updated is not None
+    return updated
+
+
+async def approve(db: Database, *, account_id: int, campaign_id: int) -> Row[Any]:
+    return await _simple(db, account_id, campaign_id, "approve", {"moderated": True})
+
+
+async def decline(db: Database, *, account_id: int, campaign_id: int) -> Row[Any]:
+    return await _simple(db, account_id, campaign_id, "decline", {})
+
+
+async def stats(db: Database, *, account_id: int, campaign_id: int) -> Stats:
+    async with db.read() as conn:
+        row = await _load(conn, campaign_id, account_id)
+        counters = await store.counters(conn, campaign_id)
+    msgs = {s.value: counters[s.value].messages for s in MessageStatus}
+    segs = {s.value: counters[s.value].segments for s in MessageStatus}
+    return Stats(
+        messages=msgs,
+        segments=segs,
+        cost=row.spent,
+        total_messages=sum(msgs.values()),
+        total_segments=sum(segs.values()),
+    )
+
+
+async def messages(
+    db: Database,
+    *,
+    account_id: int,
+    campaign_id: int,
+    statuses: Sequence[str] = (),
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[Sequence[Row[Any]], int]:
+    bad = [s for s in statuses if s not in MessageStatus.__members__]
+    if bad:
+        raise InvalidInput(f"unknown message status {bad[0]!r}", field="status")
+    async with db.read() as conn:
+        await _load(conn, campaign_id, account_id)
+        return await message_store.page(
+            conn, campaign_id=campaign_id, statuses=statuses, limit=limit, offset=offset
+        )
+
+
+async def audit(db: Database, *, account_id: int, campaign_id: int) -> Sequence[Row[Any]]:
+    async with db.read() as conn:
+        await _load(conn, campaign_id, account_id)
+        return await store.audit_trail(conn, campaign_id)
+
+
+__all__ = ["CampaignSpec", "RecipientInput", "RecipientResult", "Stats", "campaigns_table"]

@@ -1,0 +1,137 @@
+"""Accounts, API keys and the money ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from clarion.store.schema import accounts, api_keys, ledger
+
+
+async def create(
+    conn: AsyncConnection,
+    *,
+    name: str,
+    balance: Decimal,
+    currency: str,
+    now: datetime,
+    moderation_required: bool = False,
+    allowed_countries: list[str] | None = None,
+) -> int:
+    result = await conn.execute(
+        insert(accounts)
+        .values(
+            name=name,
+            balance=balance,
+            currency=currency,
+            created_at=now,
+            moderation_required=moderation_required,
+            allowed_countries=allowed_countries,
+        )
+        .returning(accounts.c.id)
+    )
+    return int(result.scalar_one())
+
+
+async def get(conn: AsyncConnection, account_id: int) -> Row[Any] | None:
+    result = await conn.execute(select(accounts).where(accounts.c.id == account_id))
+    return result.first()
+
+
+async def list_all(conn: AsyncConnection) -> Sequence[Row[Any]]:
+    result = await conn.execute(select(accounts).order_by(accounts.c.id))
+    return result.all()
+
+
+async def add_key(
+    conn: AsyncConnection, *, account_id: int, key_hash: str, now: datetime, label: str = ""
+) -> None:
+    await conn.execute(
+        insert(api_keys).values(
+            account_id=account_id, key_hash=key_hash, label=label, created_at=now
+        )
+    )
+
+
+async def revoke_keys(conn: AsyncConnection, *, account_id: int, label: str, now: datetime) -> None:
+    await conn.execute(
+        update(api_keys)
+        .where(
+            api_keys.c.account_id == account_id,
+            api_keys.c.label == label,
+            api_keys.c.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+
+
+async def for_key(conn: AsyncConnection, key_hash: str) -> Row[Any] | None:
+    result = await conn.execute(
+        select(accounts)
+        .join(api_keys, api_keys.c.account_id == accounts.c.id)
+        .where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
+    )
+    return result.first()
+
+
+async def find_by_name(conn: AsyncConnection, name: str) -> Row[Any] | None:
+    result = await conn.execute(
+        select(accounts).where(accounts.c.name == name).order_by(accounts.c.id).limit(1)
+    )
+    return result.first()
+
+
+async def balance(conn: AsyncConnection, account_id: int, *, lock: bool = False) -> Decimal:
+    query = select(accounts.c.balance).where(accounts.c.id == account_id)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    result = await conn.execute(query)
+    value: Decimal = result.scalar_one()
+    return value
+
+
+async def debit(conn: AsyncConnection, *, account_id: int, amount: Decimal) -> bool:
+    """Take ``amount`` if the balance covers it; False (nothing changed) otherwise."""
+    result = await conn.execute(
+        update(accounts)
+        .where(accounts.c.id == account_id, accounts.c.balance >= amount)
+        .values(balance=accounts.c.balance - amount)
+    )
+    return result.rowcount == 1
+
+
+async def credit(conn: AsyncConnection, *, account_id: int, amount: Decimal) -> bool:
+    result = await conn.execute(
+        update(accounts)
+        .where(accounts.c.id == account_id)
+        .values(balance=accounts.c.balance + amount)
+    )
+    return result.rowcount == 1
+
+
+async def record(
+    conn: AsyncConnection,
+    *,
+    account_id: int,
+    amount: Decimal,
+    reason: str,
+    now: datetime,
+    campaign_id: int | None = None,
+    messages: int = 0,
+) -> None:
+    """Append a ledger entry: negative amounts are debits, positive credits."""
+    await conn.execute(
+        insert(ledger).values(
+            account_id=account_id,
+            campaign_id=campaign_id,
+            amount=amount,
+            reason=reason,
+            messages=messages,
+            at=now,
+        )
+    )

@@ -1,0 +1,277 @@
+"""Campaign rows, their guarded transitions, counters and audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from clarion.domain.lifecycle import CampaignStatus, MessageStatus, Transition
+from clarion.store.schema import audit_events, campaign_counters, campaigns
+from clarion.store.types import Money
+
+SORTABLE = {
+    "id": campaigns.c.id,
+    "created_at": campaigns.c.created_at,
+    "name": campaigns.c.name,
+    "status": campaigns.c.status,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    messages: int
+    segments: int
+    cost: Decimal
+
+
+async def insert_campaign(conn: AsyncConnection, values: dict[str, Any]) -> int:
+    result = await conn.execute(insert(campaigns).values(**values).returning(campaigns.c.id))
+    campaign_id = int(result.scalar_one())
+    await conn.execute(
+        insert(campaign_counters),
+        [
+            {
+                "campaign_id": campaign_id,
+                "status": s.value,
+                "messages": 0,
+                "segments": 0,
+                "cost": Decimal(0),
+            }
+            for s in MessageStatus
+        ],
+    )
+    return campaign_id
+
+
+async def get(
+    conn: AsyncConnection, campaign_id: int, *, account_id: int | None = None
+) -> Row[Any] | None:
+    query = select(campaigns).where(campaigns.c.id == campaign_id)
+    if account_id is not None:
+        query = query.where(campaigns.c.account_id == account_id)
+    result = await conn.execute(query)
+    return result.first()
+
+
+async def search(
+    conn: AsyncConnection,
+    *,
+    account_id: int,
+    statuses: Iterable[str] = (),
+    text: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    sort: str = "id",
+    descending: bool = True,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[Sequence[Row[Any]], int]:
+    """Campaigns of one account with filters; returns (page, total matching)."""
+    where: list[ColumnElement[bool]] = [campaigns.c.account_id == account_id]
+    status_list = list(statuses)
+    if status_list:
+        where.append(campaigns.c.status.in_(status_list))
+    if text:
+        pattern = f"%{text.lower()}%"
+        where.append(
+            or_(
+                func.lower(campaigns.c.name).like(pattern),
+                func.lower(campaigns.c.text).like(pattern),
+            )
+        )
+    if created_from is not None:
+        where.append(campaigns.c.created_at >= created_from)
+    if created_to is not None:
+        where.append(campaigns.c.created_at < created_to)
+    column = SORTABLE[sort]
+    order = column.desc() if descending else column.asc()
+    page = await conn.execute(
+        select(campaigns)
+        .where(and_(*where))
+        .order_by(order, campaigns.c.id.desc() if descending else campaigns.c.id.asc())
+        .limit(limit)
+        .offset(offset)
+    )
+    total = await conn.execute(select(func.count()).select_from(campaigns).where(and_(*where)))
+    return page.all(), int(total.scalar_one())
+
+
+async def transition(
+    conn: AsyncConnection,
+    *,
+    campaign_id: int,
+    transition: Transition,
+    now: datetime,
+    account_id: int,
+    values: dict[str, Any] | None = None,
+    detail: str | None = None,
+    extra_where: Sequence[ColumnElement[bool]] = (),
+) -> str | None:
+    """Guarded status change. Returns the previous status, or None if it did not apply."""
+    result = await conn.execute(select(campaigns.c.status).where(campaigns.c.id == campaign_id))
+    previous = result.scalar_one_or_none()
+    if previous is None or previous not in transition.allowed_from:
+        return None
+    changed = await conn.execute(
+        update(campaigns)
+        .where(
+            campaigns.c.id == campaign_id,
+            campaigns.c.status == previous,
+            *extra_where,
+        )
+        .values(status=transition.to, **(values or {}))
+    )
+    if changed.rowcount != 1:
+        return None
+    await conn.execute(
+        insert(audit_events).values(
+            account_id=account_id,
+            campaign_id=campaign_id,
+            action=transition.action,
+            from_status=previous,
+            to_status=transition.to,
+            detail=detail,
+            at=now,
+        )
+    )
+    return str(previous)
+
+
+async def update_fields(
+    conn: AsyncConnection,
+    *,
+    campaign_id: int,
+    allowed: Iterable[str],
+    values: dict[str, Any],
+) -> bool:
+    """Change fields only while the campaign is in one of ``allowed`` statuses."""
+    result = await conn.execute(
+        update(campaigns)
+        .where(campaigns.c.id == campaign_id, campaigns.c.status.in_(list(allowed)))
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
+async def delete_campaign(
+    conn: AsyncConnection, *, campaign_id: int, allowed: Iterable[str]
+) -> bool:
+    result = await conn.execute(
+        delete(campaigns).where(
+            campaigns.c.id == campaign_id,
+            campaigns.c.status.in_(list(allowed)),
+            campaigns.c.started_at.is_(None),
+        )
+    )
+    return result.rowcount == 1
+
+
+async def add_spent(conn: AsyncConnection, *, campaign_id: int, amount: Decimal) -> None:
+    await conn.execute(
+        update(campaigns)
+        .where(campaigns.c.id == campaign_id)
+        .values(spent=campaigns.c.spent + amount)
+    )
+
+
+async def add_rejected(conn: AsyncConnection, *, campaign_id: int, count: int) -> None:
+    if count:
+        await conn.execute(
+            update(campaigns)
+            .where(campaigns.c.id == campaign_id)
+            .values(recipients_rejected=campaigns.c.recipients_rejected + count)
+        )
+
+
+async def with_status(conn: AsyncConnection, statuses: Iterable[str]) -> Sequence[Row[Any]]:
+    result = await conn.execute(
+        select(campaigns).where(campaigns.c.status.in_(list(statuses))).order_by(campaigns.c.id)
+    )
+    return result.all()
+
+
+async def due(conn: AsyncConnection, *, now: datetime) -> Sequence[Row[Any]]:
+    """QUEUED / SCHEDULED campaigns whose start time has come."""
+    result = await conn.execute(
+        select(campaigns.c.id, campaigns.c.account_id).where(
+            campaigns.c.status.in_([CampaignStatus.QUEUED, CampaignStatus.SCHEDULED]),
+            or_(campaigns.c.start_at.is_(None), campaigns.c.start_at <= now),
+        )
+    )
+    return result.all()
+
+
+async def counters(conn: AsyncConnection, campaign_id: int) -> dict[str, Counter]:
+    result = await conn.execute(
+        select(
+            campaign_counters.c.status,
+            campaign_counters.c.messages,
+            campaign_counters.c.segments,
+            campaign_counters.c.cost,
+        ).where(campaign_counters.c.campaign_id == campaign_id)
+    )
+    return {row.status: Counter(row.messages, row.segments, row.cost) for row in result}
+
+
+async def pending_messages(conn: AsyncConnection, campaign_id: int, statuses: Iterable[str]) -> int:
+    """Messages in ``statuses`` according to the counters (kept exact in-transaction)."""
+    result = await conn.execute(
+        select(func.coalesce(func.sum(campaign_counters.c.messages), 0)).where(
+            campaign_counters.c.campaign_id == campaign_id,
+            campaign_counters.c.status.in_(list(statuses)),
+        )
+    )
+    return int(result.scalar_one())
+
+
+async def adjust_counters(
+    conn: AsyncConnection, deltas: dict[tuple[int, str], tuple[int, int, Decimal]]
+) -> None:
+    """Add (messages, segments, cost) deltas per (campaign, status), in key order
+    (a fixed lock order, so concurrent workers on PostgreSQL cannot deadlock)."""
+    params = [
+        {"c": c, "s": s, "dm": dm, "ds": ds, "dc": dc}
+        for (c, s), (dm, ds, dc) in sorted(deltas.items())
+        if dm or ds or dc
+    ]
+    if not params:
+        return
+    await conn.execute(
+        update(campaign_counters)
+        .where(
+            campaign_counters.c.campaign_id == bindparam("c"),
+            campaign_counters.c.status == bindparam("s"),
+        )
+        .values(
+            messages=campaign_counters.c.messages + bindparam("dm"),
+            segments=campaign_counters.c.segments + bindparam("ds"),
+            cost=campaign_counters.c.cost + bindparam("dc", type_=Money),
+        ),
+        params,
+    )
+
+
+async def audit_trail(conn: AsyncConnection, campaign_id: int) -> Sequence[Row[Any]]:
+    result = await conn.execute(
+        select(audit_events)
+        .where(audit_events.c.campaign_id == campaign_id)
+        .order_by(audit_events.c.id)
+    )
+    return result.all()

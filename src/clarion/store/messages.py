@@ -1,0 +1,332 @@
+"""Message rows: one durable row per recipient, the record of its fate.
+
+Every status change is ``UPDATE messages SET status=:to WHERE id IN (...) AND
+status=:from RETURNING ...`` (one statement per allowed from-status); the counters
+are adjusted from exactly the rows that changed, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from clarion.domain.lifecycle import MessageStatus, Transition
+from clarion.store import campaigns as campaign_store
+from clarion.store.schema import messages
+from clarion.store.types import from_micros
+
+CHUNK = 5000  # bound parameters per IN list / executemany
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """A message that moved ``from_status`` -> ``to``."""
+
+    id: int
+    campaign_id: int
+    segments: int
+    price: Decimal
+    from_status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    phone: str
+    text: str | None
+    segments: int
+    price: Decimal
+    attempts: int
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+async def existing_phones(
+    conn: AsyncConnection, *, campaign_id: int, phones: Sequence[str]
+) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(phones):
+        result = await conn.execute(
+            select(messages.c.phone).where(
+                messages.c.campaign_id == campaign_id, messages.c.phone.in_(chunk)
+            )
+        )
+        found.update(result.scalars())
+    return found
+
+
+async def insert_new(
+    conn: AsyncConnection, *, campaign_id: int, rows: Sequence[dict[str, Any]], now: datetime
+) -> list[int]:
+    """Insert NEW messages (dicts with phone, country, operator, variables, text,
+    segments, price); returns their ids in order and counts them."""
+    ids: list[int] = []
+    for chunk in _chunks(rows, 1000):
+        result = await conn.execute(
+            insert(messages).returning(messages.c.id, sort_by_parameter_order=True),
+            [
+                {**row, "campaign_id": campaign_id, "status": MessageStatus.NEW, "created_at": now}
+                for row in chunk
+            ],
+        )
+        ids.extend(int(i) for i in result.scalars())
+    if rows:
+        await campaign_store.adjust_counters(
+            conn,
+            {
+                (campaign_id, MessageStatus.NEW.value): (
+                    len(rows),
+                    sum(int(r["segments"]) for r in rows),
+                    sum((Decimal(r["price"]) for r in rows), Decimal(0)),
+                )
+            },
+        )
+    return ids
+
+
+async def delete_all(conn: AsyncConnection, *, campaign_id: int) -> int:
+    """Remove every message of a never-started campaign (and zero its counters)."""
+    result = await conn.execute(
+        messages.delete()
+        .where(messages.c.campaign_id == campaign_id)
+        .returning(messages.c.status, messages.c.segments, messages.c.price)
+    )
+    deltas: dict[tuple[int, str], list[Any]] = {}
+    count = 0
+    for row in result:
+        count += 1
+        d = deltas.setdefault((campaign_id, row.status), [0, 0, Decimal(0)])
+        d[0] -= 1
+        d[1] -= row.segments
+        d[2] -= row.price
+    await campaign_store.adjust_counters(conn, {k: (v[0], v[1], v[2]) for k, v in deltas.items()})
+    return count
+
+
+def _count(changed: Sequence[Changed], to: str) -> dict[tuple[int, str], tuple[int, int, Decimal]]:
+    acc: dict[tuple[int, str], list[Any]] = defaultdict(lambda: [0, 0, Decimal(0)])
+    for m in changed:
+        src = acc[(m.campaign_id, m.from_status)]
+        dst = acc[(m.campaign_id, to)]
+        src[0] -= 1
+        src[1] -= m.segments
+        src[2] -= m.price
+        dst[0] += 1
+        dst[1] += m.segments
+        dst[2] += m.price
+    return {k: (v[0], v[1], v[2]) for k, v in acc.items()}
+
+
+_RETURNING = (messages.c.id, messages.c.campaign_id, messages.c.segments, messages.c.price)
+
+
+async def transition(
+    conn: AsyncConnection,
+    *,
+    ids: Sequence[int],
+    transition: Transition,
+    now: datetime,
+    values: dict[str, Any] | None = None,
+) -> list[Changed]:
+    """Move the listed messages that are in an allowed status; returns what moved."""
+    changed: list[Changed] = []
+    if not ids:
+        return changed
+    extra = values or {}
+    for from_status in sorted(transition.allowed_from):
+        for chunk in _chunks(ids):
+            result = await conn.execute(
+                update(messages)
+                .where(messages.c.id.in_(chunk), messages.c.status == from_status)
+                .values(status=transition.to, status_updated_at=now, **extra)
+                .returning(*_RETURNING)
+            )
+            changed.extend(
+                Changed(r.id, r.campaign_id, r.segments, r.price, from_status) for r in result
+            )
+    await campaign_store.adjust_counters(conn, _count(changed, transition.to))
+    return changed
+
+
+async def transition_campaign(
+    conn: AsyncConnection,
+    *,
+    campaign_id: int,
+    transition: Transition,
+    now: datetime,
+    values: dict[str, Any] | None = None,
+) -> list[Changed]:
+    """Move every message of a campaign that is in an allowed status."""
+    changed: list[Changed] = []
+    for from_status in sorted(transition.allowed_from):
+        result = await conn.execute(
+            update(messages)
+            .where(messages.c.campaign_id == campaign_id, messages.c.status == from_status)
+            .values(status=transition.to, status_updated_at=now, **(values or {}))
+            .returning(*_RETURNING)
+        )
+        changed.extend(
+            Changed(r.id, r.campaign_id, r.segments, r.price, from_status) for r in result
+        )
+    await campaign_store.adjust_counters(conn, _count(changed, transition.to))
+    return changed
+
+
+async def due_new(conn: AsyncConnection, *, campaign_id: int, limit: int) -> list[Claimed]:
+    """NEW messages of a campaign, oldest first; locked with SKIP LOCKED on PostgreSQL
+    so concurrent workers take disjoint batches."""
+    query = (
+        select(
+            messages.c.id,
+            messages.c.phone,
+            messages.c.text,
+            messages.c.segments,
+            messages.c.price,
+            messages.c.attempts,
+        )
+        .where(messages.c.campaign_id == campaign_id, messages.c.status == MessageStatus.NEW)
+        .order_by(messages.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    result = await conn.execute(query)
+    return [Claimed(r.id, r.phone, r.text, r.segments, r.price, r.attempts) for r in result]
+
+
+async def claim(
+    conn: AsyncConnection, *, ids: Sequence[int], now: datetime, claim: Transition
+) -> list[Changed]:
+    """NEW -> SENDING, one more attempt, price added to what the message was charged."""
+    return await transition(
+        conn,
+        ids=ids,
+        transition=claim,
+        now=now,
+        values={
+            "claimed_at": now,
+            "attempts": messages.c.attempts + 1,
+            "charged": messages.c.charged + messages.c.price,
+        },
+    )
+
+
+async def set_refs(conn: AsyncConnection, refs: Sequence[tuple[int, str]]) -> None:
+    """Record the carrier's message id of each (message id, channel ref)."""
+    if not refs:
+        return
+    await conn.execute(
+        update(messages)
+        .where(messages.c.id == bindparam("mid"))
+        .values(channel_ref=bindparam("ref")),
+        [{"mid": mid, "ref": ref} for mid, ref in refs],
+    )
+
+
+async def set_errors(conn: AsyncConnection, errors: Sequence[tuple[int, str]]) -> None:
+    if not errors:
+        return
+    await conn.execute(
+        update(messages)
+        .where(messages.c.id == bindparam("mid"))
+        .values(error_code=bindparam("err")),
+        [{"mid": mid, "err": err} for mid, err in errors],
+    )
+
+
+async def refund_charge(conn: AsyncConnection, *, ids: Sequence[int]) -> None:
+    """Undo the charge of the current attempt (submission never reached the carrier)."""
+    for chunk in _chunks(ids):
+        await conn.execute(
+            update(messages)
+            .where(messages.c.id.in_(chunk))
+            .values(charged=messages.c.charged - messages.c.price)
+        )
+
+
+async def ids_by_ref(conn: AsyncConnection, refs: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for chunk in _chunks(refs):
+        result = await conn.execute(
+            select(messages.c.channel_ref, messages.c.id).where(messages.c.channel_ref.in_(chunk))
+        )
+        found.update({r.channel_ref: r.id for r in result})
+    return found
+
+
+async def stale_sending(
+    conn: AsyncConnection, *, before: datetime, limit: int = 1000
+) -> Sequence[Row[Any]]:
+    result = await conn.execute(
+        select(messages.c.id, messages.c.campaign_id, messages.c.attempts, messages.c.channel_ref)
+        .where(messages.c.status == MessageStatus.SENDING, messages.c.claimed_at < before)
+        .order_by(messages.c.id)
+        .limit(limit)
+    )
+    return result.all()
+
+
+async def page(
+    conn: AsyncConnection,
+    *,
+    campaign_id: int,
+    statuses: Iterable[str] = (),
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[Sequence[Row[Any]], int]:
+    where = [messages.c.campaign_id == campaign_id]
+    status_list = list(statuses)
+    if status_list:
+        where.append(messages.c.status.in_(status_list))
+    rows = await conn.execute(
+        select(messages).where(*where).order_by(messages.c.id).limit(limit).offset(offset)
+    )
+    total = await conn.execute(select(func.count()).select_from(messages).where(*where))
+    return rows.all(), int(total.scalar_one())
+
+
+async def group_by_status(
+    conn: AsyncConnection, campaign_id: int
+) -> dict[str, tuple[int, int, Decimal]]:
+    """(messages, segments, sum of price) per status, straight from the rows."""
+    result = await conn.execute(
+        select(
+            messages.c.status,
+            func.count(),
+            func.coalesce(func.sum(messages.c.segments), 0),
+            func.coalesce(func.sum(messages.c.price), 0),
+        )
+        .where(messages.c.campaign_id == campaign_id)
+        .group_by(messages.c.status)
+    )
+    return {r[0]: (int(r[1]), int(r[2]), from_micros(int(r[3]))) for r in result}
+
+
+async def sum_charged(conn: AsyncConnection, campaign_id: int) -> Decimal:
+    result = await conn.execute(
+        select(func.coalesce(func.sum(messages.c.charged), 0)).where(
+            messages.c.campaign_id == campaign_id
+        )
+    )
+    return from_micros(int(result.scalar_one()))
+
+
+async def first_new_price(conn: AsyncConnection, campaign_id: int) -> Decimal | None:
+    result = await conn.execute(
+        select(messages.c.price)
+        .where(messages.c.campaign_id == campaign_id, messages.c.status == MessageStatus.NEW)
+        .order_by(messages.c.id)
+        .limit(1)
+    )
+    value: Decimal | None = result.scalar_one_or_none()
+    return value
