@@ -154,9 +154,9 @@ def test_keep_without_values_is_identity_and_remove_strips(
 ) -> None:
     text = "".join(f"{lit}{{{name}}}" for lit, name in pieces) + tail
     assert render(text, {}, flag=PlaceholdersFlag.KEEP) == text
-    assert render(text, {}, flag=PlaceholdersFlag.REMOVE) == "".join(
-        lit for lit, _ in pieces
-    ) + tail
+    assert (
+        render(text, {}, flag=PlaceholdersFlag.REMOVE) == "".join(lit for lit, _ in pieces) + tail
+    )
     assert missing(text, {}) == placeholders(text)
     assert placeholders(text) == tuple(dict.fromkeys(name for _, name in pieces))
 

@@ -65,7 +65,7 @@ class TextMeasure:
 # GSM 03.38 default alphabet, in code-point order 0x00..0x7F (ESC at 0x1B omitted).
 _GSM_BASIC: frozenset[str] = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅå"
-    "Δ_ΦΓΛΩΠΨΣΘΞ" + "ÆæßÉ"
+    "Δ_ΦΓΛΩΠΨΣΘΞ" + "ÆæßÉ"  # ESC (0x1B) sits between Ξ and Æ
     " !\"#¤%&'()*+,-./"
     "0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNO"

@@ -215,7 +215,7 @@ async def due(conn: AsyncConnection, *, now: datetime) -> Sequence[Row[Any]]:
             or_(campaigns.c.start_at.is_(None), campaigns.c.start_at <= now),
         )
     )
-    return result.all()
+    return list(result)
 
 
 async def counters(conn: AsyncConnection, campaign_id: int) -> dict[str, Counter]:

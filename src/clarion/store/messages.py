@@ -273,7 +273,7 @@ async def stale_sending(
         .order_by(messages.c.id)
         .limit(limit)
     )
-    return result.all()
+    return list(result)
 
 
 async def page(

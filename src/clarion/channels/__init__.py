@@ -1,0 +1,1 @@
+"""Channels: how messages leave Clarion. See ``base`` for the protocol and registry."""

@@ -1,0 +1,113 @@
+"""The Channel protocol, its value types, and the registry of adapters by name.
+
+A channel takes a batch of submissions and answers, per submission, with one of
+four outcomes (foreign error codes are mapped to these inside each adapter):
+
+* ACCEPTED  - the carrier took the message; ``channel_ref`` is its id there.
+* TEMPORARY - not taken, try again later (the message goes back to NEW, refunded).
+* THROTTLED - not taken because we are too fast (back to NEW, campaign backs off).
+* PERMANENT - refused for good (message REJECTED, refunded).
+
+Delivery reports arrive later and asynchronously: the adapter hands them to the
+``ReportSink`` it was built with. ``lookup`` lets the dispatcher reconcile a message
+whose submit outcome was lost in a crash: the carrier is asked about our reference
+instead of resending blindly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from clarion.config import Settings
+from clarion.domain.lifecycle import MessageStatus
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "ACCEPTED"
+    TEMPORARY = "TEMPORARY"
+    THROTTLED = "THROTTLED"
+    PERMANENT = "PERMANENT"
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    message_id: int
+    reference: str  # "<message id>-<attempt>": unique per attempt, our idempotency key
+    phone: str
+    sender: str
+    text: str
+    segments: int
+    validity_minutes: int | None = None
+    mclass: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    reference: str
+    outcome: Outcome
+    channel_ref: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    status: MessageStatus
+    channel_ref: str | None = None
+    message_id: int | None = None
+    error: str | None = None
+
+
+ReportSink = Callable[[Sequence[DeliveryReport]], None]
+
+
+class Channel(Protocol):
+    name: str
+
+    async def submit(self, batch: Sequence[Submission]) -> list[SubmitResult]:
+        """Hand a batch to the carrier; one result per submission, same order."""
+        ...
+
+    async def lookup(self, references: Sequence[str]) -> dict[str, SubmitResult]:
+        """What the carrier knows of these references (absent = never received)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+ChannelFactory = Callable[[Settings, ReportSink], Channel]
+
+_REGISTRY: dict[str, ChannelFactory] = {}
+
+
+class UnknownChannel(KeyError):
+    pass
+
+
+def register(name: str) -> Callable[[ChannelFactory], ChannelFactory]:
+    def decorator(factory: ChannelFactory) -> ChannelFactory:
+        _REGISTRY[name] = factory
+        return factory
+
+    return decorator
+
+
+def names() -> list[str]:
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def build(name: str, settings: Settings, sink: ReportSink) -> Channel:
+    _load_builtin()
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise UnknownChannel(f"no channel named {name!r}; known: {', '.join(names())}") from None
+    return factory(settings, sink)
+
+
+def _load_builtin() -> None:
+    # Adapters register themselves on import.
+    from clarion.channels import fake, sim_sms  # noqa: F401

@@ -1,0 +1,1 @@
+"""The dispatcher: claim -> send -> record, rate limits, reports, expiry, completion."""

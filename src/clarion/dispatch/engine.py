@@ -1,0 +1,535 @@
+"""The dispatcher loop.
+
+One pass (``tick``) does, in order:
+
+1. housekeeping (every ``housekeeping_interval`` s): start due QUEUED/SCHEDULED
+   campaigns, expire NEW messages past the campaign's validity, reconcile stale
+   SENDING messages, mark campaigns SENT / DONE;
+2. for every RUNNING campaign whose pacer allows it: claim a batch and send it;
+3. apply the delivery reports the channels have handed in since.
+
+Sending one batch is three short transactions, never one per message:
+
+* claim: ``SELECT`` due NEW rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), keep the
+  prefix the balance covers, ``UPDATE ... SET status='SENDING'`` guarded on NEW,
+  debit the account and write the ledger and counters, all in one commit. If the
+  balance does not cover even the first message the campaign is PAUSED (funds).
+* submit through the channel (outside any transaction);
+* record: ACCEPTED rows with their carrier ids; TEMPORARY / THROTTLED back to NEW
+  and refunded; PERMANENT to REJECTED and refunded.
+
+The SENDING commit happens before the carrier sees the message, so a crash at any
+point leaves either NEW (never submitted) or SENDING. SENDING rows older than
+``claim_timeout`` are looked up at the carrier by their reference and become
+ACCEPTED if it has them, UNKNOWN otherwise: never resent blindly. A submit call that
+raises leaves its batch SENDING for the same reconciliation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row
+
+from clarion.channels import base as channels
+from clarion.channels.base import Channel, DeliveryReport, Outcome, Submission, SubmitResult
+from clarion.clock import utcnow
+from clarion.config import Settings
+from clarion.dispatch.rate import Pacer, effective_rate
+from clarion.domain.lifecycle import (
+    CAMPAIGN_TRANSITIONS,
+    MESSAGE_TRANSITIONS,
+    CampaignStatus,
+    MessageStatus,
+    PauseReason,
+    report_transition,
+)
+from clarion.services import campaigns as campaign_service
+from clarion.store import accounts as account_store
+from clarion.store import campaigns as campaign_store
+from clarion.store import messages as message_store
+from clarion.store.db import Database
+
+log = logging.getLogger(__name__)
+
+PENDING_SEND = (MessageStatus.NEW, MessageStatus.SENDING)
+PENDING_ANY = (MessageStatus.NEW, MessageStatus.SENDING, MessageStatus.ACCEPTED)
+THROTTLE_BACKOFF = 1.0
+
+
+@dataclass(slots=True)
+class BatchResult:
+    claimed: int = 0
+    accepted: int = 0
+    requeued: int = 0
+    rejected: int = 0
+    funds_paused: bool = False
+
+
+@dataclass(slots=True)
+class _CampaignState:
+    pacer: Pacer
+    key: tuple[int | None, int | None] = (None, None)
+    idle: bool = False
+
+
+@dataclass(slots=True)
+class Dispatcher:
+    db: Database
+    settings: Settings
+    clock: Callable[[], datetime] = utcnow
+    monotonic: Callable[[], float] = time.monotonic
+    channels: dict[str, Channel] = field(default_factory=dict)
+    _reports: list[DeliveryReport] = field(default_factory=list)
+    _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    _campaigns: dict[int, _CampaignState] = field(default_factory=dict)
+    _last_housekeeping: float = float("-inf")
+
+    # --- channels ------------------------------------------------------------------
+
+    def report_sink(self, reports: Sequence[DeliveryReport]) -> None:
+        self._reports.extend(reports)
+        self._wakeup.set()
+
+    def channel(self, name: str) -> Channel:
+        found = self.channels.get(name)
+        if found is None:
+            found = channels.build(name, self.settings, self.report_sink)
+            self.channels[name] = found
+        return found
+
+    async def close(self) -> None:
+        for ch in self.channels.values():
+            await ch.close()
+
+    # --- the loop ------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info("dispatcher started", extra={"action": "dispatcher_start"})
+        try:
+            while not stop.is_set():
+                try:
+                    busy, wait = await self.tick()
+                except Exception:
+                    # A failed pass must not kill the loop; everything it did is
+                    # transactional, so the next pass starts from a consistent state.
+                    log.exception("dispatcher pass failed", extra={"action": "tick_failed"})
+                    busy, wait = False, self.settings.poll_interval
+                if busy:
+                    await asyncio.sleep(0)
+                    continue
+                self._wakeup.clear()
+                stop_task = asyncio.ensure_future(stop.wait())
+                wake_task = asyncio.ensure_future(self._wakeup.wait())
+                await asyncio.wait(
+                    {stop_task, wake_task}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+                )
+                stop_task.cancel()
+                wake_task.cancel()
+        finally:
+            await self.close()
+            log.info("dispatcher stopped", extra={"action": "dispatcher_stop"})
+
+    async def tick(self) -> tuple[bool, float]:
+        """One pass. Returns (did work, seconds until the next pacing slot)."""
+        busy = False
+        mono = self.monotonic()
+        if mono - self._last_housekeeping >= self.settings.housekeeping_interval:
+            self._last_housekeeping = mono
+            busy = await self.housekeeping() or busy
+        running = await self._running()
+        wait = self.settings.poll_interval
+        for campaign in running:
+            state = self._state(campaign)
+            allowance = state.pacer.allowance(self.monotonic(), self.settings.batch_size)
+            if allowance == 0:
+                wait = min(wait, max(state.pacer.next_at - self.monotonic(), 0.0))
+                continue
+            result = await self.send_batch(campaign, limit=allowance)
+            now_mono = self.monotonic()
+            state.pacer.sent(now_mono, result.accepted + result.rejected)
+            if result.requeued:
+                state.pacer.back_off(now_mono, THROTTLE_BACKOFF)
+            if result.claimed:
+                busy = True
+            elif not result.funds_paused:
+                await self.complete_if_sent(campaign.id)
+            if state.pacer.rate is not None:
+                wait = min(wait, max(state.pacer.next_at - now_mono, 0.0))
+            await self.apply_reports()
+        if await self.apply_reports():
+            busy = True
+        return busy, wait
+
+    async def _running(self) -> Sequence[Row[Any]]:
+        async with self.db.read() as conn:
+            rows = await campaign_store.with_status(conn, [CampaignStatus.RUNNING])
+        live = {r.id for r in rows}
+        for gone in set(self._campaigns) - live:
+            del self._campaigns[gone]
+        return rows
+
+    def _state(self, campaign: Row[Any]) -> _CampaignState:
+        key = (campaign.rate_limit, campaign.rate_period)
+        state = self._campaigns.get(campaign.id)
+        if state is None or state.key != key:
+            rate = effective_rate(
+                campaign.rate_limit, campaign.rate_period, ceiling=self.settings.max_campaign_rate
+            )
+            state = _CampaignState(Pacer(rate), key)
+            self._campaigns[campaign.id] = state
+        return state
+
+    # --- sending -------------------------------------------------------------------
+
+    async def send_batch(self, campaign: Row[Any], *, limit: int) -> BatchResult:
+        result = BatchResult()
+        claimed = await self._claim(campaign, limit, result)
+        if not claimed:
+            return result
+        result.claimed = len(claimed)
+        submissions = [
+            Submission(
+                message_id=m.id,
+                reference=f"{m.id}-{m.attempts + 1}",
+                phone=m.phone,
+                sender=campaign.sender,
+                text=m.text if m.text is not None else campaign.text,
+                segments=m.segments,
+                validity_minutes=campaign.validity_minutes,
+                mclass=campaign.mclass,
+            )
+            for m in claimed
+        ]
+        channel = self.channel(campaign.channel_name)
+        try:
+            outcomes = await channel.submit(submissions)
+        except Exception:
+            # Outcome unknown: the batch stays SENDING and is reconciled later.
+            log.exception(
+                "submit failed; %d messages left for reconciliation",
+                len(submissions),
+                extra={"action": "submit_failed", "campaign_id": campaign.id},
+            )
+            return result
+        await self._record(campaign, submissions, outcomes, result)
+        return result
+
+    async def _claim(
+        self, campaign: Row[Any], limit: int, result: BatchResult
+    ) -> list[message_store.Claimed]:
+        now = self.clock()
+        async with self.db.begin() as conn:
+            due = await message_store.due_new(conn, campaign_id=campaign.id, limit=limit)
+            if not due:
+                return []
+            balance = await account_store.balance(conn, campaign.account_id, lock=True)
+            take: list[message_store.Claimed] = []
+            total = Decimal(0)
+            for m in due:
+                if total + m.price > balance:
+                    break
+                total += m.price
+                take.append(m)
+            if not take:
+                await campaign_store.transition(
+                    conn,
+                    campaign_id=campaign.id,
+                    transition=CAMPAIGN_TRANSITIONS["pause"],
+                    now=now,
+                    account_id=campaign.account_id,
+                    values={"pause_reason": PauseReason.FUNDS.value},
+                    detail=f"balance {balance} below next message price {due[0].price}",
+                )
+                result.funds_paused = True
+                log.info(
+                    "campaign paused: insufficient funds",
+                    extra={"action": "funds_pause", "campaign_id": campaign.id},
+                )
+                return []
+            changed = await message_store.claim(
+                conn, ids=[m.id for m in take], now=now, claim=MESSAGE_TRANSITIONS["claim"]
+            )
+            moved = {c.id for c in changed}
+            take = [m for m in take if m.id in moved]
+            charged = sum((c.price for c in changed), Decimal(0))
+            if charged:
+                if not await account_store.debit(
+                    conn, account_id=campaign.account_id, amount=charged
+                ):
+                    raise RuntimeError("balance changed under a locked claim")
+                await account_store.record(
+                    conn,
+                    account_id=campaign.account_id,
+                    campaign_id=campaign.id,
+                    amount=-charged,
+                    reason="charge",
+                    messages=len(changed),
+                    now=now,
+                )
+                await campaign_store.add_spent(conn, campaign_id=campaign.id, amount=charged)
+        return take
+
+    async def _record(
+        self,
+        campaign: Row[Any],
+        submissions: Sequence[Submission],
+        outcomes: Sequence[SubmitResult],
+        result: BatchResult,
+    ) -> None:
+        if len(outcomes) != len(submissions):
+            log.error(
+                "channel returned %d results for %d submissions; batch left for reconciliation",
+                len(outcomes),
+                len(submissions),
+                extra={"action": "submit_mismatch", "campaign_id": campaign.id},
+            )
+            return
+        accepted: list[tuple[int, str]] = []
+        requeue: list[int] = []
+        rejected: list[tuple[int, str]] = []
+        for sub, out in zip(submissions, outcomes, strict=True):
+            if out.outcome is Outcome.ACCEPTED:
+                accepted.append((sub.message_id, out.channel_ref or sub.reference))
+            elif out.outcome in (Outcome.TEMPORARY, Outcome.THROTTLED):
+                requeue.append(sub.message_id)
+            else:
+                rejected.append((sub.message_id, out.error or "rejected"))
+        now = self.clock()
+        async with self.db.begin() as conn:
+            if accepted:
+                await message_store.transition(
+                    conn,
+                    ids=[mid for mid, _ in accepted],
+                    transition=MESSAGE_TRANSITIONS["accept"],
+                    now=now,
+                )
+                await message_store.set_refs(conn, accepted)
+            refunded: list[message_store.Changed] = []
+            if requeue:
+                refunded += await message_store.transition(
+                    conn, ids=requeue, transition=MESSAGE_TRANSITIONS["requeue"], now=now
+                )
+            if rejected:
+                refunded += await message_store.transition(
+                    conn,
+                    ids=[mid for mid, _ in rejected],
+                    transition=MESSAGE_TRANSITIONS["reject"],
+                    now=now,
+                )
+                await message_store.set_errors(conn, rejected)
+            if refunded:
+                await self._refund(conn, campaign, refunded, now)
+        result.accepted = len(accepted)
+        result.requeued = len(requeue)
+        result.rejected = len(rejected)
+
+    async def _refund(
+        self,
+        conn: Any,
+        campaign: Row[Any],
+        changed: Sequence[message_store.Changed],
+        now: datetime,
+    ) -> None:
+        amount = sum((c.price for c in changed), Decimal(0))
+        await message_store.refund_charge(conn, ids=[c.id for c in changed])
+        if amount:
+            await account_store.credit(conn, account_id=campaign.account_id, amount=amount)
+            await account_store.record(
+                conn,
+                account_id=campaign.account_id,
+                campaign_id=campaign.id,
+                amount=amount,
+                reason="refund",
+                messages=len(changed),
+                now=now,
+            )
+            await campaign_store.add_spent(conn, campaign_id=campaign.id, amount=-amount)
+
+    # --- delivery reports ----------------------------------------------------------
+
+    async def apply_reports(self) -> int:
+        """Apply every report received so far; returns how many were applied."""
+        if not self._reports:
+            return 0
+        reports, self._reports = self._reports, []
+        applied = 0
+        size = max(self.settings.batch_size, 1)
+        for start in range(0, len(reports), size):
+            applied += await self._apply(reports[start : start + size])
+        return applied
+
+    async def _apply(self, reports: Sequence[DeliveryReport]) -> int:
+        now = self.clock()
+        missing = [r.channel_ref for r in reports if r.message_id is None and r.channel_ref]
+        async with self.db.begin() as conn:
+            by_ref = await message_store.ids_by_ref(conn, missing) if missing else {}
+            groups: dict[MessageStatus, list[int]] = defaultdict(list)
+            errors: list[tuple[int, str]] = []
+            for r in reports:
+                mid = r.message_id if r.message_id is not None else by_ref.get(r.channel_ref or "")
+                if mid is None:
+                    log.warning(
+                        "report for unknown message %s",
+                        r.channel_ref,
+                        extra={"action": "report_unknown"},
+                    )
+                    continue
+                groups[r.status].append(mid)
+                if r.error:
+                    errors.append((mid, r.error))
+            applied = 0
+            for status, ids in groups.items():
+                changed = await message_store.transition(
+                    conn, ids=ids, transition=report_transition(status), now=now
+                )
+                applied += len(changed)
+            if errors:
+                await message_store.set_errors(conn, errors)
+        return applied
+
+    # --- housekeeping --------------------------------------------------------------
+
+    async def housekeeping(self) -> bool:
+        busy = bool(await campaign_service.activate_due(self.db))
+        busy = await self.expire() or busy
+        busy = await self.reconcile() or busy
+        await self.finish_campaigns()
+        return busy
+
+    async def expire(self) -> bool:
+        """NEW messages of RUNNING / PAUSED campaigns past their validity -> EXPIRED."""
+        now = self.clock()
+        expired = 0
+        async with self.db.begin() as conn:
+            for c in await campaign_store.with_status(
+                conn, [CampaignStatus.RUNNING, CampaignStatus.PAUSED]
+            ):
+                if c.expires_at is not None and c.expires_at <= now:
+                    changed = await message_store.transition_campaign(
+                        conn, campaign_id=c.id, transition=MESSAGE_TRANSITIONS["expire"], now=now
+                    )
+                    expired += len(changed)
+        return expired > 0
+
+    async def reconcile(self) -> bool:
+        """Stale SENDING messages: ask the carrier, never resend blindly."""
+        now = self.clock()
+        before = now - timedelta(seconds=self.settings.claim_timeout)
+        async with self.db.read() as conn:
+            stale = await message_store.stale_sending(conn, before=before)
+            channel_names: dict[int, str] = {}
+            for cid in {s.campaign_id for s in stale}:
+                row = await campaign_store.get(conn, cid)
+                if row is not None:
+                    channel_names[cid] = row.channel_name
+        if not stale:
+            return False
+        by_channel: dict[str, list[Row[Any]]] = defaultdict(list)
+        for s in stale:
+            by_channel[channel_names.get(s.campaign_id, "")].append(s)
+        for name, rows in by_channel.items():
+            refs = {f"{r.id}-{r.attempts}": r.id for r in rows}
+            known: dict[str, SubmitResult] = {}
+            if name:
+                try:
+                    known = await self.channel(name).lookup(list(refs))
+                except Exception:
+                    log.exception("lookup failed", extra={"action": "reconcile_failed"})
+                    continue
+            found = [
+                (refs[ref], res.channel_ref or ref)
+                for ref, res in known.items()
+                if res.outcome is Outcome.ACCEPTED and ref in refs
+            ]
+            found_ids = {mid for mid, _ in found}
+            lost = [mid for mid in refs.values() if mid not in found_ids]
+            async with self.db.begin() as conn:
+                if found:
+                    await message_store.transition(
+                        conn,
+                        ids=[m for m, _ in found],
+                        transition=MESSAGE_TRANSITIONS["accept"],
+                        now=now,
+                    )
+                    await message_store.set_refs(conn, found)
+                if lost:
+                    await message_store.transition(
+                        conn,
+                        ids=lost,
+                        transition=MESSAGE_TRANSITIONS["lose"],
+                        now=now,
+                        values={"error_code": "submit-outcome-unknown"},
+                    )
+            log.warning(
+                "reconciled %d stale messages: %d accepted, %d unknown",
+                len(refs),
+                len(found),
+                len(lost),
+                extra={"action": "reconcile"},
+            )
+        return True
+
+    async def complete_if_sent(self, campaign_id: int) -> bool:
+        """RUNNING -> SENT once nothing is left to submit."""
+        now = self.clock()
+        async with self.db.begin() as conn:
+            if await campaign_store.pending_messages(conn, campaign_id, PENDING_SEND):
+                return False
+            row = await campaign_store.get(conn, campaign_id)
+            if row is None:
+                return False
+            done = await campaign_store.transition(
+                conn,
+                campaign_id=campaign_id,
+                transition=CAMPAIGN_TRANSITIONS["complete"],
+                now=now,
+                account_id=row.account_id,
+                values={"sent_at": now},
+            )
+        return done is not None
+
+    async def finish_campaigns(self) -> None:
+        """SENT -> DONE when every message is final or the status wait is over;
+        then ACCEPTED stragglers become UNKNOWN and counters never change again."""
+        now = self.clock()
+        wait = timedelta(seconds=self.settings.max_status_wait)
+        async with self.db.begin() as conn:
+            for c in await campaign_store.with_status(
+                conn, [CampaignStatus.RUNNING, CampaignStatus.SENT, CampaignStatus.STOPPED]
+            ):
+                if c.status == CampaignStatus.RUNNING:
+                    continue
+                reference_time = c.sent_at if c.status == CampaignStatus.SENT else c.finished_at
+                timed_out = reference_time is not None and reference_time + wait <= now
+                pending = await campaign_store.pending_messages(conn, c.id, PENDING_ANY)
+                if pending and timed_out:
+                    await message_store.transition_campaign(
+                        conn,
+                        campaign_id=c.id,
+                        transition=MESSAGE_TRANSITIONS["lose"],
+                        now=now,
+                        values={"error_code": "status-wait-exceeded"},
+                    )
+                    pending = await campaign_store.pending_messages(conn, c.id, PENDING_ANY)
+                if pending == 0 and c.status == CampaignStatus.SENT:
+                    await campaign_store.transition(
+                        conn,
+                        campaign_id=c.id,
+                        transition=CAMPAIGN_TRANSITIONS["finish"],
+                        now=now,
+                        account_id=c.account_id,
+                        values={"finished_at": now},
+                    )
+
+
+def build_dispatcher(settings: Settings, db: Database) -> Dispatcher:
+    return Dispatcher(db=db, settings=settings)
