@@ -207,7 +207,7 @@ async def with_status(conn: AsyncConnection, statuses: Iterable[str]) -> Sequenc
     return result.all()
 
 
-async def due(conn: AsyncConnection, *, now: datetime) -> Sequence[Row[Any]]:
+async def due(conn: AsyncConnection, *, now: datetime) -> Sequence[Any]:
     """QUEUED / SCHEDULED campaigns whose start time has come."""
     result = await conn.execute(
         select(campaigns.c.id, campaigns.c.account_id).where(

@@ -20,7 +20,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import create_engine, event, pool, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -75,6 +75,41 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(config, revision)
 
 
+class SchemaOutdated(RuntimeError):
+    """The PostgreSQL schema is not at the latest migration."""
+
+
+def _revisions(url: str) -> tuple[str | None, str | None]:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    engine = create_engine(sync_url(url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+    return current, head
+
+
+def ensure_schema(url: str) -> None:
+    """Embedded SQLite is created / upgraded on the spot; PostgreSQL must already be
+    at the latest migration (``clarion db upgrade``), so that many processes never
+    race to migrate a shared database."""
+    if _backend(url) == "sqlite":
+        upgrade(url)
+        return
+    current, head = _revisions(url)
+    if current != head:
+        raise SchemaOutdated(
+            f"database schema is at {current or 'nothing'}, code expects {head}: "
+            "run `clarion db upgrade` first"
+        )
+
+
 class Database:
     """An async engine plus the transaction helpers services use."""
 
@@ -125,6 +160,10 @@ class Database:
             conn = await conn.execution_options(**{_READ_ONLY: True})
             async with conn.begin():
                 yield conn
+
+    async def ping(self) -> None:
+        async with self.read() as conn:
+            await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -266,7 +266,7 @@ async def ids_by_ref(conn: AsyncConnection, refs: Sequence[str]) -> dict[str, in
 
 async def stale_sending(
     conn: AsyncConnection, *, before: datetime, limit: int = 1000
-) -> Sequence[Row[Any]]:
+) -> Sequence[Any]:
     result = await conn.execute(
         select(messages.c.id, messages.c.campaign_id, messages.c.attempts, messages.c.channel_ref)
         .where(messages.c.status == MessageStatus.SENDING, messages.c.claimed_at < before)

@@ -1,0 +1,1 @@
+"""HTTP: ``create_app(settings)``, the native ``/v1`` API, auth and problem+json errors."""

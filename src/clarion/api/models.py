@@ -1,0 +1,152 @@
+"""Pydantic shapes of the native /v1 API. Money is a decimal string on the wire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+PHONE_MAX = 64
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CampaignCreate(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    channel: Literal["sms", "rcs", "voice"] = "sms"
+    type: Literal["single", "mass", "template"] = "mass"
+    sender: Annotated[str, Field(max_length=64)] = ""
+    text: Annotated[str, Field(min_length=1, max_length=2000)]
+    rate_limit: Annotated[int, Field(gt=0, le=1_000_000)] | None = None
+    rate_period: Annotated[int, Field(gt=0, le=86_400)] | None = None
+    start_at: AwareDatetime | None = None
+    validity_minutes: Annotated[int, Field(gt=0)] | None = None
+    placeholders_flag: Literal[1, 2, 3] = 3
+    mclass: Literal[0, 1] | None = None
+
+
+class CampaignPatch(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    type: Literal["single", "mass", "template"] | None = None
+    sender: Annotated[str, Field(max_length=64)] | None = None
+    text: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    rate_limit: Annotated[int, Field(gt=0, le=1_000_000)] | None = None
+    rate_period: Annotated[int, Field(gt=0, le=86_400)] | None = None
+    start_at: AwareDatetime | None = None
+    validity_minutes: Annotated[int, Field(gt=0)] | None = None
+    placeholders_flag: Literal[1, 2, 3] | None = None
+    mclass: Literal[0, 1] | None = None
+
+
+class Campaign(BaseModel):
+    id: int
+    name: str
+    channel: str
+    type: str
+    sender: str
+    text: str
+    status: str
+    pause_reason: str | None
+    rate_limit: int | None
+    rate_period: int | None
+    start_at: datetime | None
+    validity_minutes: int | None
+    placeholders_flag: int
+    mclass: int | None
+    price_per_segment: Decimal
+    spent: Decimal
+    recipients_rejected: int
+    created_at: datetime
+    started_at: datetime | None
+    sent_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Any) -> Campaign:
+        return cls.model_validate(dict(row._mapping))
+
+
+class CampaignPage(BaseModel):
+    items: list[Campaign]
+    total: int
+    limit: int
+    offset: int
+
+
+class RecipientIn(Strict):
+    phone: Annotated[str, Field(max_length=PHONE_MAX)] | int | None
+    variables: dict[Annotated[str, Field(max_length=64)], str] = Field(default_factory=dict)
+
+
+class RecipientsIn(Strict):
+    recipients: list[RecipientIn]
+
+
+class RecipientOut(BaseModel):
+    phone: str
+    code: int
+    message_id: int | None
+    normalized: str | None = None
+
+
+class RecipientsOut(BaseModel):
+    added: int
+    rejected: int
+    recipients: list[RecipientOut]
+
+
+class Stats(BaseModel):
+    messages: dict[str, int]
+    segments: dict[str, int]
+    cost: Decimal
+    total_messages: int
+    total_segments: int
+
+
+class Message(BaseModel):
+    id: int
+    phone: str
+    country: str
+    operator: str
+    variables: dict[str, str] | None
+    text: str | None
+    segments: int
+    price: Decimal
+    charged: Decimal
+    status: str
+    attempts: int
+    channel_ref: str | None
+    error_code: str | None
+    created_at: datetime
+    status_updated_at: datetime | None
+
+
+class MessagePage(BaseModel):
+    items: list[Message]
+    total: int
+    limit: int
+    offset: int
+
+
+class RetryOut(BaseModel):
+    campaign: Campaign
+    requeued: int
+
+
+class AccountOut(BaseModel):
+    id: int
+    name: str
+    balance: Decimal
+    currency: str
+
+
+class AuditEvent(BaseModel):
+    action: str
+    from_status: str | None
+    to_status: str | None
+    detail: str | None
+    at: datetime

@@ -1,0 +1,213 @@
+"""The native REST API, ``/v1``. Every route is scoped to the caller's account."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Response
+
+from clarion.api import models
+from clarion.api.deps import DB, Account, Config
+from clarion.services import campaigns as service
+from clarion.services.errors import InvalidInput
+
+router = APIRouter(prefix="/v1", tags=["v1"])
+
+CampaignId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Campaign id")]
+ACTION_DOC = "Lifecycle action; a status that does not allow it answers 409."
+
+
+@router.get("/account", response_model=models.AccountOut)
+async def account(account: Account) -> Any:
+    return dict(account._mapping)
+
+
+@router.post("/campaigns", status_code=201, response_model=models.Campaign)
+async def create_campaign(
+    body: models.CampaignCreate, account: Account, db: DB, settings: Config
+) -> Any:
+    if body.channel != "sms":
+        raise InvalidInput(
+            f"channel {body.channel!r} is not available yet on this server", field="channel"
+        )
+    spec = service.CampaignSpec(**body.model_dump())
+    row = await service.create(
+        db,
+        account_id=account.id,
+        spec=spec,
+        default_channel=settings.default_channel,
+        price_per_segment=settings.price_per_segment,
+    )
+    return models.Campaign.of(row)
+
+
+def _sort(sort: str) -> tuple[str, bool]:
+    descending = sort.startswith("-")
+    field = sort.lstrip("-")
+    if field not in ("id", "created_at", "name", "status"):
+        raise InvalidInput(
+            "sort must be one of id, created_at, name, status (prefix - for descending)",
+            field="sort",
+        )
+    return field, descending
+
+
+@router.get("/campaigns", response_model=models.CampaignPage)
+async def list_campaigns(
+    account: Account,
+    db: DB,
+    status: Annotated[list[str] | None, Query(description="Repeat or comma-separate")] = None,
+    text: Annotated[str | None, Query(max_length=200)] = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    sort: str = "-id",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Any:
+    statuses = [s.strip().upper() for v in status or [] for s in v.split(",") if s.strip()]
+    for moment, name in ((created_from, "created_from"), (created_to, "created_to")):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidInput(f"{name} needs a timezone (e.g. 2026-01-01T00:00:00Z)", field=name)
+    field, descending = _sort(sort)
+    rows, total = await service.search(
+        db,
+        account_id=account.id,
+        statuses=statuses,
+        text=text,
+        created_from=created_from,
+        created_to=created_to,
+        sort=field,
+        descending=descending,
+        limit=limit,
+        offset=offset,
+    )
+    return models.CampaignPage(
+        items=[models.Campaign.of(r) for r in rows], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/campaigns/{campaign_id}", response_model=models.Campaign)
+async def get_campaign(campaign_id: CampaignId, account: Account, db: DB) -> Any:
+    return models.Campaign.of(await service.get(db, account_id=account.id, campaign_id=campaign_id))
+
+
+@router.patch("/campaigns/{campaign_id}", response_model=models.Campaign)
+async def patch_campaign(
+    campaign_id: CampaignId, body: models.CampaignPatch, account: Account, db: DB
+) -> Any:
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise InvalidInput("nothing to change", field="body")
+    nulls = [k for k, v in changes.items() if v is None and k in ("name", "text", "type")]
+    if nulls:
+        raise InvalidInput(f"{nulls[0]} cannot be null", field=nulls[0])
+    row = await service.patch(db, account_id=account.id, campaign_id=campaign_id, changes=changes)
+    return models.Campaign.of(row)
+
+
+@router.delete("/campaigns/{campaign_id}", status_code=204)
+async def delete_campaign(campaign_id: CampaignId, account: Account, db: DB) -> Response:
+    await service.delete(db, account_id=account.id, campaign_id=campaign_id)
+    return Response(status_code=204)
+
+
+@router.post("/campaigns/{campaign_id}/recipients", response_model=models.RecipientsOut)
+async def add_recipients(
+    campaign_id: CampaignId,
+    body: models.RecipientsIn,
+    account: Account,
+    db: DB,
+    settings: Config,
+) -> Any:
+    results = await service.add_recipients(
+        db,
+        account_id=account.id,
+        campaign_id=campaign_id,
+        entries=[service.RecipientInput(r.phone, r.variables) for r in body.recipients],
+        limit=settings.max_recipients_per_request,
+    )
+    added = sum(1 for r in results if r.message_id is not None)
+    return models.RecipientsOut(
+        added=added,
+        rejected=len(results) - added,
+        recipients=[
+            models.RecipientOut(
+                phone=r.phone, code=int(r.code), message_id=r.message_id, normalized=r.e164
+            )
+            for r in results
+        ],
+    )
+
+
+@router.delete("/campaigns/{campaign_id}/recipients")
+async def clear_recipients(campaign_id: CampaignId, account: Account, db: DB) -> Any:
+    removed = await service.clear_recipients(db, account_id=account.id, campaign_id=campaign_id)
+    return {"removed": removed}
+
+
+Action = Literal["start", "pause", "resume", "stop"]
+
+
+@router.post(
+    "/campaigns/{campaign_id}/{action}", response_model=models.Campaign, description=ACTION_DOC
+)
+async def campaign_action(campaign_id: CampaignId, action: Action, account: Account, db: DB) -> Any:
+    handlers = {
+        "start": service.start,
+        "pause": service.pause,
+        "resume": service.resume,
+        "stop": service.stop,
+    }
+    row = await handlers[action](db, account_id=account.id, campaign_id=campaign_id)
+    return models.Campaign.of(row)
+
+
+@router.post("/campaigns/{campaign_id}/retry", response_model=models.RetryOut)
+async def retry(campaign_id: CampaignId, account: Account, db: DB) -> Any:
+    row, count = await service.retry(db, account_id=account.id, campaign_id=campaign_id)
+    return models.RetryOut(campaign=models.Campaign.of(row), requeued=count)
+
+
+@router.get("/campaigns/{campaign_id}/stats", response_model=models.Stats)
+async def stats(campaign_id: CampaignId, account: Account, db: DB) -> Any:
+    result = await service.stats(db, account_id=account.id, campaign_id=campaign_id)
+    return models.Stats(
+        messages=result.messages,
+        segments=result.segments,
+        cost=result.cost,
+        total_messages=result.total_messages,
+        total_segments=result.total_segments,
+    )
+
+
+@router.get("/campaigns/{campaign_id}/messages", response_model=models.MessagePage)
+async def messages(
+    campaign_id: CampaignId,
+    account: Account,
+    db: DB,
+    status: Annotated[list[str] | None, Query(description="Repeat or comma-separate")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Any:
+    statuses = [s.strip().upper() for v in status or [] for s in v.split(",") if s.strip()]
+    rows, total = await service.messages(
+        db,
+        account_id=account.id,
+        campaign_id=campaign_id,
+        statuses=statuses,
+        limit=limit,
+        offset=offset,
+    )
+    return models.MessagePage(
+        items=[models.Message.model_validate(dict(r._mapping)) for r in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/campaigns/{campaign_id}/events", response_model=list[models.AuditEvent])
+async def events(campaign_id: CampaignId, account: Account, db: DB) -> Any:
+    rows = await service.audit(db, account_id=account.id, campaign_id=campaign_id)
+    return [models.AuditEvent.model_validate(dict(r._mapping)) for r in rows]

@@ -1,0 +1,322 @@
+"""The ``clarion`` command (Typer + rich). Logging is configured here and only here.
+
+Every command takes ``--database URL`` (default ``CLARION_DATABASE_URL``, else
+``sqlite:///./clarion.db``). On SQLite the schema is created / upgraded
+automatically; on PostgreSQL run ``clarion db upgrade`` once per release.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from clarion.config import Settings
+from clarion.services import accounts as account_service
+from clarion.services import campaigns as campaign_service
+from clarion.services.errors import ServiceError
+from clarion.store import db as db_module
+from clarion.store.db import Database
+
+app = typer.Typer(help="Clarion: self-hosted outbound campaign manager.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Accounts (tenants) and their balance.", no_args_is_help=True)
+campaigns_app = typer.Typer(help="Inspect campaigns.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(campaigns_app, name="campaigns")
+
+console = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        help="Database URL (default: $CLARION_DATABASE_URL or sqlite:///./clarion.db).",
+    ),
+]
+DEMO_KEY_FILE = Path(".clarion/demo-key")
+
+
+def _settings(database: str | None, **overrides: Any) -> Settings:
+    settings = Settings()
+    if database:
+        overrides["database_url"] = database
+    return settings.model_copy(update=overrides) if overrides else settings
+
+
+def _logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=True)],
+    )
+
+
+def _prepare(settings: Settings) -> None:
+    try:
+        db_module.ensure_schema(settings.database_url)
+    except (db_module.SchemaOutdated, db_module.DatabaseURLError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    async def main() -> T:
+        db = Database(settings.database_url)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except ServiceError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+def _amount(value: str, name: str) -> Decimal:
+    try:
+        amount = Decimal(value)
+    except InvalidOperation as exc:
+        raise typer.BadParameter(f"{name} must be a decimal amount like 100.00") from exc
+    if not amount.is_finite():
+        raise typer.BadParameter(f"{name} must be a finite amount")
+    return amount
+
+
+@db_app.command("upgrade")
+def db_upgrade(database: DatabaseOpt = None) -> None:
+    """Create or upgrade the schema to the latest migration."""
+    settings = _settings(database)
+    db_module.upgrade(settings.database_url)
+    console.print("schema is up to date")
+
+
+@accounts_app.command("create")
+def accounts_create(
+    name: str,
+    balance: Annotated[str, typer.Option(help="Opening balance.")] = "100.00",
+    currency: Annotated[str, typer.Option(help="ISO 4217 currency.")] = "USD",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    database: DatabaseOpt = None,
+) -> None:
+    """Create an account and print its id and API key (shown only once)."""
+    settings = _settings(database)
+    _prepare(settings)
+    amount = _amount(balance, "balance")
+    new = _run(
+        settings,
+        lambda db: account_service.create(db, name=name, balance=amount, currency=currency),
+    )
+    if as_json:
+        typer.echo(json.dumps({"account_id": new.account_id, "api_key": new.api_key}))
+    else:
+        console.print(f"account_id: {new.account_id}")
+        console.print(f"api_key:    {new.api_key}  (store it now; it is not shown again)")
+
+
+@accounts_app.command("topup")
+def accounts_topup(account_id: int, amount: str, database: DatabaseOpt = None) -> None:
+    """Add AMOUNT to an account's balance."""
+    settings = _settings(database)
+    _prepare(settings)
+    value = _amount(amount, "amount")
+    balance = _run(
+        settings, lambda db: account_service.topup(db, account_id=account_id, amount=value)
+    )
+    console.print(f"account {account_id} balance: {balance}")
+
+
+@accounts_app.command("list")
+def accounts_list(database: DatabaseOpt = None) -> None:
+    """List accounts with their balance."""
+    settings = _settings(database)
+    _prepare(settings)
+    rows = _run(settings, account_service.list_all)
+    table = Table("id", "name", "balance", "currency", "created")
+    for r in rows:
+        table.add_row(str(r.id), r.name, str(r.balance), r.currency, r.created_at.isoformat())
+    console.print(table)
+
+
+@campaigns_app.command("list")
+def campaigns_list(
+    account: Annotated[int, typer.Option(help="Account id.")],
+    status: Annotated[str | None, typer.Option(help="Filter by status.")] = None,
+    limit: int = 50,
+    database: DatabaseOpt = None,
+) -> None:
+    """List an account's campaigns, newest first."""
+    settings = _settings(database)
+    _prepare(settings)
+    rows, total = _run(
+        settings,
+        lambda db: campaign_service.search(
+            db, account_id=account, statuses=[status.upper()] if status else [], limit=limit
+        ),
+    )
+    table = Table("id", "name", "channel", "status", "spent", "created", title=f"{total} total")
+    for r in rows:
+        table.add_row(
+            str(r.id),
+            r.name,
+            r.channel,
+            r.status,
+            str(r.spent),
+            r.created_at.isoformat(timespec="seconds"),
+        )
+    console.print(table)
+
+
+def _account_of(settings: Settings, campaign_id: int) -> int:
+    async def find(db: Database) -> int:
+        from clarion.store import campaigns as store
+
+        async with db.read() as conn:
+            row = await store.get(conn, campaign_id)
+        if row is None:
+            raise ServiceError(f"campaign {campaign_id} not found")
+        return int(row.account_id)
+
+    return _run(settings, find)
+
+
+@campaigns_app.command("show")
+def campaigns_show(campaign_id: int, database: DatabaseOpt = None) -> None:
+    """Show one campaign."""
+    settings = _settings(database)
+    _prepare(settings)
+    account_id = _account_of(settings, campaign_id)
+    row = _run(
+        settings,
+        lambda db: campaign_service.get(db, account_id=account_id, campaign_id=campaign_id),
+    )
+    table = Table("field", "value", show_header=False)
+    for key, value in row._mapping.items():
+        table.add_row(key, "" if value is None else str(value))
+    console.print(table)
+
+
+@campaigns_app.command("stats")
+def campaigns_stats(campaign_id: int, database: DatabaseOpt = None) -> None:
+    """Messages and segments per status, and cost."""
+    settings = _settings(database)
+    _prepare(settings)
+    account_id = _account_of(settings, campaign_id)
+    stats = _run(
+        settings,
+        lambda db: campaign_service.stats(db, account_id=account_id, campaign_id=campaign_id),
+    )
+    table = Table("status", "messages", "segments", title=f"campaign {campaign_id}")
+    for status, count in stats.messages.items():
+        table.add_row(status, str(count), str(stats.segments[status]))
+    table.add_row("total", str(stats.total_messages), str(stats.total_segments))
+    console.print(table)
+    console.print(f"cost: {stats.cost}")
+
+
+async def _demo_key(db: Database, stored: str) -> tuple[int, str]:
+    """The demo account (created on first start) and its key; ``stored`` is the key
+    kept in .clarion/demo-key by an earlier start ("" if none)."""
+    existing = await account_service.find_by_name(db, "demo")
+    if existing is None:
+        new = await account_service.create(
+            db, name="demo", balance=Decimal("100.00"), currency="USD", label="demo"
+        )
+        account_id, key = new.account_id, new.api_key
+    else:
+        account_id = int(existing.id)
+        found = await account_service.authenticate(db, stored) if stored else None
+        if found is not None and int(found.id) == account_id:
+            return account_id, stored
+        key = await account_service.rotate_key(db, account_id=account_id, label="demo")
+    return account_id, key
+
+
+def _demo(settings: Settings) -> tuple[int, str]:
+    stored = DEMO_KEY_FILE.read_text().strip() if DEMO_KEY_FILE.exists() else ""
+    account_id, key = _run(settings, lambda db: _demo_key(db, stored))
+    if key != stored:
+        DEMO_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(DEMO_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key + "\n")
+    return account_id, key
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
+    database: DatabaseOpt = None,
+    no_dispatcher: Annotated[
+        bool, typer.Option("--no-dispatcher", help="API only; run `clarion worker` apart.")
+    ] = False,
+    demo: Annotated[bool, typer.Option(help="Create / show the demo account.")] = False,
+    verbose: bool = False,
+) -> None:
+    """Run the API, dashboard and (unless --no-dispatcher) the dispatcher."""
+    import uvicorn
+
+    from clarion.api.app import create_app
+
+    overrides: dict[str, Any] = {}
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    settings = _settings(database, **overrides)
+    _logging(verbose)
+    _prepare(settings)
+    url = f"http://{settings.host}:{settings.port}"
+    console.print(f"[bold]Clarion[/bold] listening on {url}  (API docs: {url}/docs)")
+    console.print(f"database: {settings.database_url}")
+    if demo:
+        account_id, key = _demo(settings)
+        console.print(f"demo account {account_id}, API key: [bold]{key}[/bold]")
+        console.print(f"try: curl -H 'Authorization: Bearer {key}' {url}/v1/account")
+    application = create_app(settings, run_dispatcher=not no_dispatcher)
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+
+
+@app.command()
+def worker(database: DatabaseOpt = None, verbose: bool = False) -> None:
+    """Run the dispatcher alone (scale out with several workers on PostgreSQL)."""
+    from clarion.dispatch.engine import build_dispatcher
+
+    settings = _settings(database)
+    _logging(verbose)
+    _prepare(settings)
+
+    async def main() -> None:
+        db = Database(settings.database_url)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await build_dispatcher(settings, db).run(stop)
+        finally:
+            await db.dispose()
+
+    console.print(f"worker on {settings.database_url}; Ctrl-C to stop")
+    asyncio.run(main())
+
+
+def main() -> None:
+    app()
