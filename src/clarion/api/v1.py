@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
@@ -15,7 +15,6 @@ from clarion.services.errors import InvalidInput
 router = APIRouter(prefix="/v1", tags=["v1"])
 
 CampaignId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Campaign id")]
-ACTION_DOC = "Lifecycle action; a status that does not allow it answers 409."
 
 
 @router.get("/account", response_model=models.AccountOut)
@@ -146,21 +145,38 @@ async def clear_recipients(campaign_id: CampaignId, account: Account, db: DB) ->
     return {"removed": removed}
 
 
-Action = Literal["start", "pause", "resume", "stop"]
+@router.post("/campaigns/{campaign_id}/start", response_model=models.Campaign)
+async def start(campaign_id: CampaignId, account: Account, db: DB) -> Any:
+    """DRAFT -> RUNNING (or SCHEDULED with a future start_at, MODERATION when the
+    account requires it). 409 from any other status."""
+    return models.Campaign.of(
+        await service.start(db, account_id=account.id, campaign_id=campaign_id)
+    )
 
 
-@router.post(
-    "/campaigns/{campaign_id}/{action}", response_model=models.Campaign, description=ACTION_DOC
-)
-async def campaign_action(campaign_id: CampaignId, action: Action, account: Account, db: DB) -> Any:
-    handlers = {
-        "start": service.start,
-        "pause": service.pause,
-        "resume": service.resume,
-        "stop": service.stop,
-    }
-    row = await handlers[action](db, account_id=account.id, campaign_id=campaign_id)
-    return models.Campaign.of(row)
+@router.post("/campaigns/{campaign_id}/pause", response_model=models.Campaign)
+async def pause(campaign_id: CampaignId, account: Account, db: DB) -> Any:
+    """RUNNING -> PAUSED (reason user). 409 from any other status."""
+    return models.Campaign.of(
+        await service.pause(db, account_id=account.id, campaign_id=campaign_id)
+    )
+
+
+@router.post("/campaigns/{campaign_id}/resume", response_model=models.Campaign)
+async def resume(campaign_id: CampaignId, account: Account, db: DB) -> Any:
+    """PAUSED -> RUNNING. 402 when paused for funds and the balance still does not
+    cover the next message."""
+    return models.Campaign.of(
+        await service.resume(db, account_id=account.id, campaign_id=campaign_id)
+    )
+
+
+@router.post("/campaigns/{campaign_id}/stop", response_model=models.Campaign)
+async def stop(campaign_id: CampaignId, account: Account, db: DB) -> Any:
+    """-> STOPPED; messages not yet sent become DELETED (never charged)."""
+    return models.Campaign.of(
+        await service.stop(db, account_id=account.id, campaign_id=campaign_id)
+    )
 
 
 @router.post("/campaigns/{campaign_id}/retry", response_model=models.RetryOut)

@@ -160,8 +160,8 @@ class Dispatcher:
                 state.pacer.back_off(now_mono, THROTTLE_BACKOFF)
             if result.claimed:
                 busy = True
-            elif not result.funds_paused:
-                await self.complete_if_sent(campaign.id)
+            elif not result.funds_paused and await self.complete_if_sent(campaign.id):
+                busy = True
             if state.pacer.rate is not None:
                 wait = min(wait, max(state.pacer.next_at - now_mono, 0.0))
             await self.apply_reports()
@@ -402,8 +402,7 @@ class Dispatcher:
         busy = bool(await campaign_service.activate_due(self.db))
         busy = await self.expire() or busy
         busy = await self.reconcile() or busy
-        await self.finish_campaigns()
-        return busy
+        return await self.finish_campaigns() or busy
 
     async def expire(self) -> bool:
         """NEW messages of RUNNING / PAUSED campaigns past their validity -> EXPIRED."""
@@ -497,11 +496,12 @@ class Dispatcher:
             )
         return done is not None
 
-    async def finish_campaigns(self) -> None:
+    async def finish_campaigns(self) -> bool:
         """SENT -> DONE when every message is final or the status wait is over;
         then ACCEPTED stragglers become UNKNOWN and counters never change again."""
         now = self.clock()
         wait = timedelta(seconds=self.settings.max_status_wait)
+        finished = False
         async with self.db.begin() as conn:
             for c in await campaign_store.with_status(
                 conn, [CampaignStatus.RUNNING, CampaignStatus.SENT, CampaignStatus.STOPPED]
@@ -521,6 +521,7 @@ class Dispatcher:
                     )
                     pending = await campaign_store.pending_messages(conn, c.id, PENDING_ANY)
                 if pending == 0 and c.status == CampaignStatus.SENT:
+                    finished = True
                     await campaign_store.transition(
                         conn,
                         campaign_id=c.id,
@@ -529,6 +530,7 @@ class Dispatcher:
                         account_id=c.account_id,
                         values={"finished_at": now},
                     )
+        return finished
 
 
 def build_dispatcher(settings: Settings, db: Database) -> Dispatcher:

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import BigInteger, Row, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.lifecycle import MessageStatus, Transition
@@ -304,7 +304,7 @@ async def group_by_status(
             messages.c.status,
             func.count(),
             func.coalesce(func.sum(messages.c.segments), 0),
-            func.coalesce(func.sum(messages.c.price), 0),
+            func.coalesce(func.sum(messages.c.price), 0, type_=BigInteger),
         )
         .where(messages.c.campaign_id == campaign_id)
         .group_by(messages.c.status)
@@ -314,7 +314,7 @@ async def group_by_status(
 
 async def sum_charged(conn: AsyncConnection, campaign_id: int) -> Decimal:
     result = await conn.execute(
-        select(func.coalesce(func.sum(messages.c.charged), 0)).where(
+        select(func.coalesce(func.sum(messages.c.charged), 0, type_=BigInteger)).where(
             messages.c.campaign_id == campaign_id
         )
     )
