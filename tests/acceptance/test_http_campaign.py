@@ -66,7 +66,7 @@ def recipients() -> tuple[list[dict[str, Any]], list[int]]:
         if n % 50 == 7:  # duplicate of the previous valid phone
             entries.append(
                 {
-                    "phone": f"+7 (701) {n - 1:07d}"[:-7] + f"{n - 1:07d}",
+                    "phone": f"+7 (701) {n - 1:07d}",
                     "variables": {"name": "dup"},
                 }
             )
