@@ -27,7 +27,6 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `clarion serve` listens on.")
     port: int = Field(8080, description="Port `clarion serve` listens on.")
     default_channel: str = Field("sim_sms", description="Channel used for new SMS campaigns.")
-    currency: str = Field("USD", description="Currency of new accounts.")
     price_per_segment: Decimal = Field(
         Decimal("0.05"), description="Flat price debited per SMS segment when submitted."
     )

@@ -80,8 +80,9 @@ def test_moderated_flag_only_matters_for_mobizon_queued(status: CampaignStatus) 
 
 @pytest.mark.parametrize("dialect", [d for d in DIALECTS if d != "mobizon"])
 def test_moderated_flag_ignored_outside_mobizon(dialect: str) -> None:
-    assert dialect_status(dialect, CampaignStatus.QUEUED, moderated=False) == (
-        DIALECT_CAMPAIGN_STATUS[dialect][CampaignStatus.QUEUED]
+    assert (
+        dialect_status(dialect, CampaignStatus.QUEUED, moderated=False)
+        == (DIALECT_CAMPAIGN_STATUS[dialect][CampaignStatus.QUEUED])
     )
 
 
