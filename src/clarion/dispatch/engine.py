@@ -158,9 +158,9 @@ class Dispatcher:
             state.pacer.sent(now_mono, result.accepted + result.rejected)
             if result.requeued:
                 state.pacer.back_off(now_mono, THROTTLE_BACKOFF)
-            if result.claimed:
-                busy = True
-            elif not result.funds_paused and await self.complete_if_sent(campaign.id):
+            if result.claimed or (
+                not result.funds_paused and await self.complete_if_sent(campaign.id)
+            ):
                 busy = True
             if state.pacer.rate is not None:
                 wait = min(wait, max(state.pacer.next_at - now_mono, 0.0))

@@ -49,7 +49,6 @@ from clarion.store import accounts as account_store
 from clarion.store import campaigns as store
 from clarion.store import messages as message_store
 from clarion.store.db import Database
-from clarion.store.schema import campaigns as campaigns_table
 
 CHANNELS = ("sms", "rcs", "voice")
 TYPES = ("single", "mass", "template")
@@ -622,6 +621,3 @@ async def audit(db: Database, *, account_id: int, campaign_id: int) -> Sequence[
     async with db.read() as conn:
         await _load(conn, campaign_id, account_id)
         return await store.audit_trail(conn, campaign_id)
-
-
-__all__ = ["CampaignSpec", "RecipientInput", "RecipientResult", "Stats", "campaigns_table"]
