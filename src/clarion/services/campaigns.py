@@ -241,9 +241,7 @@ async def patch(
             conn, campaign_id=campaign_id, allowed=EDITABLE_CAMPAIGN_STATUSES, values=changes
         ):
             raise Conflict(f"campaign {campaign_id} changed status; not edited")
-        updated = await store.get(conn, campaign_id)
-    assert updated is not None
-    return updated
+        return await _reloaded(conn, campaign_id)
 
 
 async def delete(db: Database, *, account_id: int, campaign_id: int) -> None:
@@ -386,6 +384,35 @@ def _conflict(action: str, campaign_id: int, current: str) -> TransitionConflict
     )
 
 
+async def _apply(
+    conn: Any,
+    row: Row[Any],
+    action: str,
+    now: datetime,
+    values: dict[str, Any],
+    *,
+    reported: str | None = None,
+) -> None:
+    """Run ``action``'s guarded transition on ``row``'s campaign or raise a conflict
+    (named after ``reported``, the action the caller asked for)."""
+    previous = await store.transition(
+        conn,
+        campaign_id=row.id,
+        transition=CAMPAIGN_TRANSITIONS[action],
+        now=now,
+        account_id=row.account_id,
+        values=values,
+    )
+    if previous is None:
+        raise _conflict(reported or action, row.id, row.status)
+
+
+async def _reloaded(conn: Any, campaign_id: int) -> Row[Any]:
+    updated = await store.get(conn, campaign_id)
+    assert updated is not None
+    return updated
+
+
 async def _load(conn: Any, campaign_id: int, account_id: int) -> Row[Any]:
     row = await store.get(conn, campaign_id, account_id=account_id)
     if row is None:
@@ -415,21 +442,8 @@ async def start(db: Database, *, account_id: int, campaign_id: int) -> Row[Any]:
         else:
             action = "start"
             values = {"started_at": now, "expires_at": _expiry(row, now)}
-        if (
-            await store.transition(
-                conn,
-                campaign_id=campaign_id,
-                transition=CAMPAIGN_TRANSITIONS[action],
-                now=now,
-                account_id=account_id,
-                values=values,
-            )
-            is None
-        ):
-            raise _conflict("start", campaign_id, row.status)
-        updated = await store.get(conn, campaign_id)
-    assert updated is not None
-    return updated
+        await _apply(conn, row, action, now, values, reported="start")
+        return await _reloaded(conn, campaign_id)
 
 
 async def activate_due(db: Database) -> int:
@@ -440,14 +454,13 @@ async def activate_due(db: Database) -> int:
         for due in await store.due(conn, now=now):
             row = await store.get(conn, due.id)
             assert row is not None
-            start_time = max(row.start_at or now, now) if row.start_at else now
             if await store.transition(
                 conn,
                 campaign_id=row.id,
                 transition=CAMPAIGN_TRANSITIONS["activate"],
                 now=now,
                 account_id=row.account_id,
-                values={"started_at": now, "expires_at": _expiry(row, start_time)},
+                values={"started_at": now, "expires_at": _expiry(row, now)},
             ):
                 count += 1
     return count
@@ -473,45 +486,21 @@ async def resume(db: Database, *, account_id: int, campaign_id: int) -> Row[Any]
                     f"balance {balance} does not cover the next message ({price}); top up "
                     "the account before resuming"
                 )
-        if (
-            await store.transition(
-                conn,
-                campaign_id=campaign_id,
-                transition=CAMPAIGN_TRANSITIONS["resume"],
-                now=now,
-                account_id=account_id,
-                values={"pause_reason": None},
-            )
-            is None
-        ):
-            raise _conflict("resume", campaign_id, row.status)
-        updated = await store.get(conn, campaign_id)
-    assert updated is not None
-    return updated
+        await _apply(conn, row, "resume", now, {"pause_reason": None}, reported="resume")
+        return await _reloaded(conn, campaign_id)
 
 
 async def stop(db: Database, *, account_id: int, campaign_id: int) -> Row[Any]:
     now = utcnow()
     async with db.begin() as conn:
         row = await _load(conn, campaign_id, account_id)
-        if (
-            await store.transition(
-                conn,
-                campaign_id=campaign_id,
-                transition=CAMPAIGN_TRANSITIONS["stop"],
-                now=now,
-                account_id=account_id,
-                values={"pause_reason": None, "finished_at": now},
-            )
-            is None
-        ):
-            raise _conflict("stop", campaign_id, row.status)
+        await _apply(
+            conn, row, "stop", now, {"pause_reason": None, "finished_at": now}, reported="stop"
+        )
         await message_store.transition_campaign(
             conn, campaign_id=campaign_id, transition=MESSAGE_TRANSITIONS["delete"], now=now
         )
-        updated = await store.get(conn, campaign_id)
-    assert updated is not None
-    return updated
+        return await _reloaded(conn, campaign_id)
 
 
 async def retry(db: Database, *, account_id: int, campaign_id: int) -> tuple[Row[Any], int]:
@@ -519,23 +508,19 @@ async def retry(db: Database, *, account_id: int, campaign_id: int) -> tuple[Row
     now = utcnow()
     async with db.begin() as conn:
         row = await _load(conn, campaign_id, account_id)
-        if (
-            await store.transition(
-                conn,
-                campaign_id=campaign_id,
-                transition=CAMPAIGN_TRANSITIONS["retry"],
-                now=now,
-                account_id=account_id,
-                values={
-                    "sent_at": None,
-                    "finished_at": None,
-                    "pause_reason": None,
-                    "expires_at": _expiry(row, now),
-                },
-            )
-            is None
-        ):
-            raise _conflict("retry", campaign_id, row.status)
+        await _apply(
+            conn,
+            row,
+            "retry",
+            now,
+            {
+                "sent_at": None,
+                "finished_at": None,
+                "pause_reason": None,
+                "expires_at": _expiry(row, now),
+            },
+            reported="retry",
+        )
         changed = await message_store.transition_campaign(
             conn,
             campaign_id=campaign_id,
@@ -547,9 +532,7 @@ async def retry(db: Database, *, account_id: int, campaign_id: int) -> tuple[Row
             raise Conflict(
                 f"campaign {campaign_id} has no UNDELIVERED, EXPIRED or REJECTED messages to retry"
             )
-        updated = await store.get(conn, campaign_id)
-    assert updated is not None
-    return updated, len(changed)
+        return await _reloaded(conn, campaign_id), len(changed)
 
 
 async def _simple(
@@ -558,21 +541,8 @@ async def _simple(
     now = utcnow()
     async with db.begin() as conn:
         row = await _load(conn, campaign_id, account_id)
-        if (
-            await store.transition(
-                conn,
-                campaign_id=campaign_id,
-                transition=CAMPAIGN_TRANSITIONS[action],
-                now=now,
-                account_id=account_id,
-                values=values,
-            )
-            is None
-        ):
-            raise _conflict(action, campaign_id, row.status)
-        updated = await store.get(conn, campaign_id)
-    assert updated is not None
-    return updated
+        await _apply(conn, row, action, now, values, reported=action)
+        return await _reloaded(conn, campaign_id)
 
 
 async def approve(db: Database, *, account_id: int, campaign_id: int) -> Row[Any]:
