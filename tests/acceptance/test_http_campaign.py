@@ -13,6 +13,7 @@ import httpx
 import pytest
 import uvicorn
 from sqlalchemy import select
+from tests.conftest import Tenant
 
 from clarion.api.app import create_app
 from clarion.config import Settings
@@ -21,7 +22,6 @@ from clarion.store import campaigns as campaign_store
 from clarion.store import messages as message_store
 from clarion.store.db import Database
 from clarion.store.schema import messages
-from tests.conftest import Tenant
 
 pytestmark = pytest.mark.slow
 
@@ -50,8 +50,11 @@ async def server(settings: Settings, db: Database) -> AsyncIterator[str]:
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
     task = asyncio.create_task(srv.serve())
-    while not srv.started:
+    for _ in range(1000):
+        if srv.started:
+            break
         await asyncio.sleep(0.01)
+    assert srv.started, "uvicorn did not start"
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     await task

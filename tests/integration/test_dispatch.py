@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 from sqlalchemy import func, select
+from tests.conftest import Tenant
+from tests.helpers import add_phones, drain, make_campaign, phones
 
 from clarion.channels.base import Outcome
 from clarion.channels.fake import FakeChannel
@@ -19,8 +21,6 @@ from clarion.store import campaigns as campaign_store
 from clarion.store import messages as message_store
 from clarion.store.db import Database
 from clarion.store.schema import ledger, messages
-from tests.conftest import Tenant
-from tests.helpers import add_phones, drain, make_campaign, phones
 
 PRICE = Decimal("0.05")
 

@@ -213,13 +213,13 @@ def _legal(action: str, status: str) -> bool:
 
 
 def test_final_and_pending_partition_message_statuses() -> None:
-    assert FINAL_MESSAGE_STATUSES | PENDING_MESSAGE_STATUSES == frozenset(MessageStatus)
+    assert frozenset(MessageStatus) == FINAL_MESSAGE_STATUSES | PENDING_MESSAGE_STATUSES
     assert not FINAL_MESSAGE_STATUSES & PENDING_MESSAGE_STATUSES
-    assert PENDING_MESSAGE_STATUSES == {
+    assert {
         MessageStatus.NEW,
         MessageStatus.SENDING,
         MessageStatus.ACCEPTED,
-    }
+    } == PENDING_MESSAGE_STATUSES
 
 
 def test_report_and_retryable_statuses_are_final() -> None:

@@ -98,7 +98,8 @@ async def patch_campaign(
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         raise InvalidInput("nothing to change", field="body")
-    nulls = [k for k, v in changes.items() if v is None and k in ("name", "text", "type")]
+    not_null = ("name", "text", "type", "sender", "placeholders_flag")
+    nulls = [k for k, v in changes.items() if v is None and k in not_null]
     if nulls:
         raise InvalidInput(f"{nulls[0]} cannot be null", field=nulls[0])
     row = await service.patch(db, account_id=account.id, campaign_id=campaign_id, changes=changes)
@@ -204,7 +205,7 @@ async def messages(
     db: DB,
     status: Annotated[list[str] | None, Query(description="Repeat or comma-separate")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Any:
     statuses = [s.strip().upper() for v in status or [] for s in v.split(",") if s.strip()]
     rows, total = await service.messages(

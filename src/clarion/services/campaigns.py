@@ -208,6 +208,8 @@ async def patch(
     changes: dict[str, Any],
     min_deferral: timedelta = timedelta(0),
 ) -> Row[Any]:
+    if isinstance(changes.get("name"), str):
+        changes = {**changes, "name": changes["name"].strip()}
     unknown = set(changes) - PATCHABLE
     if unknown:
         raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}", field=sorted(unknown)[0])

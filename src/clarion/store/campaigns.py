@@ -89,11 +89,12 @@ async def search(
     if status_list:
         where.append(campaigns.c.status.in_(status_list))
     if text:
-        pattern = f"%{text.lower()}%"
+        escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
         where.append(
             or_(
-                func.lower(campaigns.c.name).like(pattern),
-                func.lower(campaigns.c.text).like(pattern),
+                func.lower(campaigns.c.name).like(pattern, escape="\\"),
+                func.lower(campaigns.c.text).like(pattern, escape="\\"),
             )
         )
     if created_from is not None:

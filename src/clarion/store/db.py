@@ -30,6 +30,10 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _READ_ONLY = "clarion_read_only"
 
 
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 class DatabaseURLError(ValueError):
     """The database URL names an unsupported backend."""
 
@@ -133,6 +137,9 @@ class Database:
         @event.listens_for(sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None
+            # SQLite's built-in lower() folds ASCII only; use Python's (Unicode) lower
+            # so that text search is case-insensitive for Cyrillic etc., as on PostgreSQL.
+            dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
