@@ -99,6 +99,20 @@ class Dispatcher:
         self._reports.extend(reports)
         self._wakeup.set()
 
+    def _take_reports(self, message_ids: set[int]) -> dict[int, DeliveryReport]:
+        """Remove and return the queued reports for these messages."""
+        if not self._reports:
+            return {}
+        taken: dict[int, DeliveryReport] = {}
+        rest: list[DeliveryReport] = []
+        for report in self._reports:
+            if report.message_id in message_ids and report.message_id not in taken:
+                taken[report.message_id] = report
+            else:
+                rest.append(report)
+        self._reports = rest
+        return taken
+
     def channel(self, name: str) -> Channel:
         found = self.channels.get(name)
         if found is None:
@@ -293,42 +307,46 @@ class Dispatcher:
                 extra={"action": "submit_mismatch", "campaign_id": campaign.id},
             )
             return
-        accepted: list[tuple[int, str]] = []
+        # Reports the channel already handed in for this batch (a synchronous carrier)
+        # are applied in the same statement as the submit outcome: SENDING -> final.
+        early = self._take_reports({sub.message_id for sub in submissions})
+        accepted: list[message_store.Outcome] = []
+        reported: dict[MessageStatus, list[message_store.Outcome]] = defaultdict(list)
         requeue: list[int] = []
-        rejected: list[tuple[int, str]] = []
+        rejected: list[message_store.Outcome] = []
         for sub, out in zip(submissions, outcomes, strict=True):
+            mid = sub.message_id
             if out.outcome is Outcome.ACCEPTED:
-                accepted.append((sub.message_id, out.channel_ref or sub.reference))
+                ref = out.channel_ref or sub.reference
+                report = early.get(mid)
+                if report is None:
+                    accepted.append(message_store.Outcome(mid, ref))
+                else:
+                    reported[report.status].append(message_store.Outcome(mid, ref, report.error))
             elif out.outcome in (Outcome.TEMPORARY, Outcome.THROTTLED):
-                requeue.append(sub.message_id)
+                requeue.append(mid)
             else:
-                rejected.append((sub.message_id, out.error or "rejected"))
+                rejected.append(message_store.Outcome(mid, None, out.error or "rejected"))
         now = self.clock()
         async with self.db.begin() as conn:
-            if accepted:
-                await message_store.transition(
-                    conn,
-                    ids=[mid for mid, _ in accepted],
-                    transition=MESSAGE_TRANSITIONS["accept"],
-                    now=now,
+            await message_store.transition_rows(
+                conn, rows=accepted, transition=MESSAGE_TRANSITIONS["accept"], now=now
+            )
+            for status, rows in reported.items():
+                await message_store.transition_rows(
+                    conn, rows=rows, transition=report_transition(status), now=now
                 )
-                await message_store.set_refs(conn, accepted)
             refunded: list[message_store.Changed] = []
             if requeue:
                 refunded += await message_store.transition(
                     conn, ids=requeue, transition=MESSAGE_TRANSITIONS["requeue"], now=now
                 )
-            if rejected:
-                refunded += await message_store.transition(
-                    conn,
-                    ids=[mid for mid, _ in rejected],
-                    transition=MESSAGE_TRANSITIONS["reject"],
-                    now=now,
-                )
-                await message_store.set_errors(conn, rejected)
+            refunded += await message_store.transition_rows(
+                conn, rows=rejected, transition=MESSAGE_TRANSITIONS["reject"], now=now
+            )
             if refunded:
                 await self._refund(conn, campaign, refunded, now)
-        result.accepted = len(accepted)
+        result.accepted = len(accepted) + sum(len(r) for r in reported.values())
         result.requeued = len(requeue)
         result.rejected = len(rejected)
 
@@ -372,8 +390,7 @@ class Dispatcher:
         missing = [r.channel_ref for r in reports if r.message_id is None and r.channel_ref]
         async with self.db.begin() as conn:
             by_ref = await message_store.ids_by_ref(conn, missing) if missing else {}
-            groups: dict[MessageStatus, list[int]] = defaultdict(list)
-            errors: list[tuple[int, str]] = []
+            groups: dict[MessageStatus, list[message_store.Outcome]] = defaultdict(list)
             for r in reports:
                 mid = r.message_id if r.message_id is not None else by_ref.get(r.channel_ref or "")
                 if mid is None:
@@ -383,17 +400,13 @@ class Dispatcher:
                         extra={"action": "report_unknown"},
                     )
                     continue
-                groups[r.status].append(mid)
-                if r.error:
-                    errors.append((mid, r.error))
+                groups[r.status].append(message_store.Outcome(mid, None, r.error))
             applied = 0
-            for status, ids in groups.items():
-                changed = await message_store.transition(
-                    conn, ids=ids, transition=report_transition(status), now=now
+            for status, rows in groups.items():
+                changed = await message_store.transition_rows(
+                    conn, rows=rows, transition=report_transition(status), now=now
                 )
                 applied += len(changed)
-            if errors:
-                await message_store.set_errors(conn, errors)
         return applied
 
     # --- housekeeping --------------------------------------------------------------
@@ -445,21 +458,16 @@ class Dispatcher:
                     log.exception("lookup failed", extra={"action": "reconcile_failed"})
                     continue
             found = [
-                (refs[ref], res.channel_ref or ref)
+                message_store.Outcome(refs[ref], res.channel_ref or ref)
                 for ref, res in known.items()
                 if res.outcome is Outcome.ACCEPTED and ref in refs
             ]
-            found_ids = {mid for mid, _ in found}
+            found_ids = {o.id for o in found}
             lost = [mid for mid in refs.values() if mid not in found_ids]
             async with self.db.begin() as conn:
-                if found:
-                    await message_store.transition(
-                        conn,
-                        ids=[m for m, _ in found],
-                        transition=MESSAGE_TRANSITIONS["accept"],
-                        now=now,
-                    )
-                    await message_store.set_refs(conn, found)
+                await message_store.transition_rows(
+                    conn, rows=found, transition=MESSAGE_TRANSITIONS["accept"], now=now
+                )
                 if lost:
                     await message_store.transition(
                         conn,

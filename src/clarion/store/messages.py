@@ -7,6 +7,8 @@ are adjusted from exactly the rows that changed, in the same transaction.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -14,26 +16,45 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, bindparam, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Row,
+    String,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    type_coerce,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.lifecycle import MessageStatus, Transition
 from clarion.store import campaigns as campaign_store
 from clarion.store.schema import messages
-from clarion.store.types import from_micros
+from clarion.store.types import UtcDateTime, from_micros
 
 CHUNK = 5000  # bound parameters per IN list / executemany
 
 
 @dataclass(frozen=True, slots=True)
 class Changed:
-    """A message that moved ``from_status`` -> ``to``."""
+    """A message that moved ``from_status`` -> the transition's target."""
 
     id: int
     campaign_id: int
     segments: int
-    price: Decimal
+    price_micros: int
     from_status: str
+
+    @property
+    def price(self) -> Decimal:
+        return _price(self.price_micros)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,20 +135,40 @@ async def delete_all(conn: AsyncConnection, *, campaign_id: int) -> int:
 
 
 def _count(changed: Sequence[Changed], to: str) -> dict[tuple[int, str], tuple[int, int, Decimal]]:
-    acc: dict[tuple[int, str], list[Any]] = defaultdict(lambda: [0, 0, Decimal(0)])
+    acc: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     for m in changed:
         src = acc[(m.campaign_id, m.from_status)]
         dst = acc[(m.campaign_id, to)]
         src[0] -= 1
         src[1] -= m.segments
-        src[2] -= m.price
+        src[2] -= m.price_micros
         dst[0] += 1
         dst[1] += m.segments
-        dst[2] += m.price
-    return {k: (v[0], v[1], v[2]) for k, v in acc.items()}
+        dst[2] += m.price_micros
+    return {k: (v[0], v[1], from_micros(v[2])) for k, v in acc.items()}
 
 
-_RETURNING = (messages.c.id, messages.c.campaign_id, messages.c.segments, messages.c.price)
+_RETURNING = (
+    messages.c.id,
+    messages.c.campaign_id,
+    messages.c.segments,
+    type_coerce(messages.c.price, BigInteger).label("price_micros"),
+)
+_price = functools.lru_cache(maxsize=4096)(from_micros)  # one Decimal per distinct price
+
+
+def _id_filter(conn: AsyncConnection) -> ColumnElement[bool]:
+    """``id`` in the list bound as ``:ids``, with ONE bound parameter, so the
+    statement text (and SQLAlchemy's compiled cache entry) is the same for any list
+    length: ``json_each`` on SQLite, ``= ANY(array)`` on PostgreSQL."""
+    if conn.dialect.name == "postgresql":
+        return messages.c.id == any_(bindparam("ids", type_=postgresql.ARRAY(BigInteger)))
+    ids = func.json_each(bindparam("ids", type_=String)).table_valued("value")
+    return messages.c.id.in_(select(ids.c.value))
+
+
+def _ids_value(conn: AsyncConnection, ids: Sequence[int]) -> object:
+    return list(ids) if conn.dialect.name == "postgresql" else json.dumps(list(ids))
 
 
 async def transition(
@@ -144,16 +185,78 @@ async def transition(
         return changed
     extra = values or {}
     for from_status in sorted(transition.allowed_from):
+        statement = (
+            update(messages)
+            .where(_id_filter(conn), messages.c.status == from_status)
+            .values(status=transition.to, status_updated_at=now, **extra)
+            .returning(*_RETURNING)
+        )
         for chunk in _chunks(ids):
-            result = await conn.execute(
-                update(messages)
-                .where(messages.c.id.in_(chunk), messages.c.status == from_status)
-                .values(status=transition.to, status_updated_at=now, **extra)
-                .returning(*_RETURNING)
-            )
-            changed.extend(
-                Changed(r.id, r.campaign_id, r.segments, r.price, from_status) for r in result
-            )
+            result = await conn.execute(statement, {"ids": _ids_value(conn, chunk)})
+            changed.extend(Changed(r[0], r[1], r[2], r[3], from_status) for r in result)
+    await campaign_store.adjust_counters(conn, _count(changed, transition.to))
+    return changed
+
+
+_ROWS_SQLITE = """
+UPDATE messages
+SET status = :to, status_updated_at = :now,
+    channel_ref = COALESCE(json_extract(r.value, '$[1]'), messages.channel_ref),
+    error_code = COALESCE(json_extract(r.value, '$[2]'), messages.error_code)
+FROM json_each(:rows) AS r
+WHERE messages.id = json_extract(r.value, '$[0]') AND messages.status = :from_status
+RETURNING messages.id, messages.campaign_id, messages.segments, messages.price
+"""
+_ROWS_POSTGRESQL = """
+UPDATE messages
+SET status = :to, status_updated_at = :now,
+    channel_ref = COALESCE(r.ref, messages.channel_ref),
+    error_code = COALESCE(r.err, messages.error_code)
+FROM unnest(CAST(:ids AS BIGINT[]), CAST(:refs AS TEXT[]), CAST(:errs AS TEXT[]))
+     AS r(id, ref, err)
+WHERE messages.id = r.id AND messages.status = :from_status
+RETURNING messages.id, messages.campaign_id, messages.segments, messages.price
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A message's new carrier id and/or error code (None keeps the current one)."""
+
+    id: int
+    channel_ref: str | None = None
+    error_code: str | None = None
+
+
+async def transition_rows(
+    conn: AsyncConnection,
+    *,
+    rows: Sequence[Outcome],
+    transition: Transition,
+    now: datetime,
+) -> list[Changed]:
+    """Like ``transition`` but also records a per-message carrier id / error, in the
+    same single statement (``UPDATE ... FROM`` a bound list)."""
+    changed: list[Changed] = []
+    if not rows:
+        return changed
+    postgres = conn.dialect.name == "postgresql"
+    statement = (
+        text(_ROWS_POSTGRESQL if postgres else _ROWS_SQLITE)
+        .bindparams(bindparam("now", type_=UtcDateTime))
+        .columns(id=BigInteger, campaign_id=BigInteger, segments=Integer, price=BigInteger)
+    )
+    for from_status in sorted(transition.allowed_from):
+        for chunk in _chunks(rows):
+            params: dict[str, Any] = {"to": transition.to, "now": now, "from_status": from_status}
+            if postgres:
+                params["ids"] = [r.id for r in chunk]
+                params["refs"] = [r.channel_ref for r in chunk]
+                params["errs"] = [r.error_code for r in chunk]
+            else:
+                params["rows"] = json.dumps([[r.id, r.channel_ref, r.error_code] for r in chunk])
+            result = await conn.execute(statement, params)
+            changed.extend(Changed(r[0], r[1], r[2], r[3], from_status) for r in result)
     await campaign_store.adjust_counters(conn, _count(changed, transition.to))
     return changed
 
@@ -175,9 +278,7 @@ async def transition_campaign(
             .values(status=transition.to, status_updated_at=now, **(values or {}))
             .returning(*_RETURNING)
         )
-        changed.extend(
-            Changed(r.id, r.campaign_id, r.segments, r.price, from_status) for r in result
-        )
+        changed.extend(Changed(r[0], r[1], r[2], r[3], from_status) for r in result)
     await campaign_store.adjust_counters(conn, _count(changed, transition.to))
     return changed
 
@@ -218,29 +319,6 @@ async def claim(
             "attempts": messages.c.attempts + 1,
             "charged": messages.c.charged + messages.c.price,
         },
-    )
-
-
-async def set_refs(conn: AsyncConnection, refs: Sequence[tuple[int, str]]) -> None:
-    """Record the carrier's message id of each (message id, channel ref)."""
-    if not refs:
-        return
-    await conn.execute(
-        update(messages)
-        .where(messages.c.id == bindparam("mid"))
-        .values(channel_ref=bindparam("ref")),
-        [{"mid": mid, "ref": ref} for mid, ref in refs],
-    )
-
-
-async def set_errors(conn: AsyncConnection, errors: Sequence[tuple[int, str]]) -> None:
-    if not errors:
-        return
-    await conn.execute(
-        update(messages)
-        .where(messages.c.id == bindparam("mid"))
-        .values(error_code=bindparam("err")),
-        [{"mid": mid, "err": err} for mid, err in errors],
     )
 
 
