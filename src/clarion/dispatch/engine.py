@@ -57,6 +57,7 @@ from clarion.store import accounts as account_store
 from clarion.store import campaigns as campaign_store
 from clarion.store import messages as message_store
 from clarion.store.db import Database
+from clarion.store.types import from_micros, to_micros
 
 log = logging.getLogger(__name__)
 
@@ -246,12 +247,13 @@ class Dispatcher:
             if not due:
                 return []
             balance = await account_store.balance(conn, campaign.account_id, lock=True)
+            budget = to_micros(balance)
             take: list[message_store.Claimed] = []
-            total = Decimal(0)
+            total = 0
             for m in due:
-                if total + m.price > balance:
+                if total + m.price_micros > budget:
                     break
-                total += m.price
+                total += m.price_micros
                 take.append(m)
             if not take:
                 await campaign_store.transition(
@@ -269,12 +271,14 @@ class Dispatcher:
                     extra={"action": "funds_pause", "campaign_id": campaign.id},
                 )
                 return []
-            changed = await message_store.claim(
-                conn, ids=[m.id for m in take], now=now, claim=MESSAGE_TRANSITIONS["claim"]
+            await message_store.claim(
+                conn,
+                campaign_id=campaign.id,
+                rows=take,
+                now=now,
+                claim=MESSAGE_TRANSITIONS["claim"],
             )
-            moved = {c.id for c in changed}
-            take = [m for m in take if m.id in moved]
-            charged = sum((c.price for c in changed), Decimal(0))
+            charged = from_micros(total)
             if charged:
                 if not await account_store.debit(
                     conn, account_id=campaign.account_id, amount=charged
@@ -286,7 +290,7 @@ class Dispatcher:
                     campaign_id=campaign.id,
                     amount=-charged,
                     reason="charge",
-                    messages=len(changed),
+                    messages=len(take),
                     now=now,
                 )
                 await campaign_store.add_spent(conn, campaign_id=campaign.id, amount=charged)

@@ -63,8 +63,12 @@ class Claimed:
     phone: str
     text: str | None
     segments: int
-    price: Decimal
+    price_micros: int
     attempts: int
+
+    @property
+    def price(self) -> Decimal:
+        return _price(self.price_micros)
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -193,7 +197,7 @@ async def transition(
         )
         for chunk in _chunks(ids):
             result = await conn.execute(statement, {"ids": _ids_value(conn, chunk)})
-            changed.extend(Changed(r[0], r[1], r[2], r[3], from_status) for r in result)
+            changed.extend(Changed(r[0], r[1], r[2], r[3], from_status) for r in result.all())
     await campaign_store.adjust_counters(conn, _count(changed, transition.to))
     return changed
 
@@ -256,7 +260,7 @@ async def transition_rows(
             else:
                 params["rows"] = json.dumps([[r.id, r.channel_ref, r.error_code] for r in chunk])
             result = await conn.execute(statement, params)
-            changed.extend(Changed(r[0], r[1], r[2], r[3], from_status) for r in result)
+            changed.extend(Changed(r[0], r[1], r[2], r[3], from_status) for r in result.all())
     await campaign_store.adjust_counters(conn, _count(changed, transition.to))
     return changed
 
@@ -278,7 +282,7 @@ async def transition_campaign(
             .values(status=transition.to, status_updated_at=now, **(values or {}))
             .returning(*_RETURNING)
         )
-        changed.extend(Changed(r[0], r[1], r[2], r[3], from_status) for r in result)
+        changed.extend(Changed(r[0], r[1], r[2], r[3], from_status) for r in result.all())
     await campaign_store.adjust_counters(conn, _count(changed, transition.to))
     return changed
 
@@ -292,7 +296,7 @@ async def due_new(conn: AsyncConnection, *, campaign_id: int, limit: int) -> lis
             messages.c.phone,
             messages.c.text,
             messages.c.segments,
-            messages.c.price,
+            type_coerce(messages.c.price, BigInteger),
             messages.c.attempts,
         )
         .where(messages.c.campaign_id == campaign_id, messages.c.status == MessageStatus.NEW)
@@ -302,22 +306,52 @@ async def due_new(conn: AsyncConnection, *, campaign_id: int, limit: int) -> lis
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     result = await conn.execute(query)
-    return [Claimed(r.id, r.phone, r.text, r.segments, r.price, r.attempts) for r in result]
+    return [Claimed(r[0], r[1], r[2], r[3], r[4], r[5]) for r in result.all()]
+
+
+class ClaimRace(RuntimeError):
+    """A message selected for claiming was no longer NEW (the transaction is undone)."""
 
 
 async def claim(
-    conn: AsyncConnection, *, ids: Sequence[int], now: datetime, claim: Transition
-) -> list[Changed]:
-    """NEW -> SENDING, one more attempt, price added to what the message was charged."""
-    return await transition(
+    conn: AsyncConnection,
+    *,
+    campaign_id: int,
+    rows: Sequence[Claimed],
+    now: datetime,
+    claim: Transition,
+) -> None:
+    """NEW -> SENDING for rows just selected by ``due_new`` in this transaction (locked
+    on PostgreSQL, under the write lock on SQLite): one more attempt, the price added to
+    what the message was charged. Counters come from the selected rows; if the guarded
+    UPDATE does not change every one of them, ``ClaimRace`` is raised."""
+    if not rows:
+        return
+    (from_status,) = claim.allowed_from
+    statement = (
+        update(messages)
+        .where(_id_filter(conn), messages.c.status == from_status)
+        .values(
+            status=claim.to,
+            status_updated_at=now,
+            claimed_at=now,
+            attempts=messages.c.attempts + 1,
+            charged=messages.c.charged + messages.c.price,
+        )
+    )
+    changed = 0
+    for chunk in _chunks(rows):
+        result = await conn.execute(statement, {"ids": _ids_value(conn, [r.id for r in chunk])})
+        changed += result.rowcount
+    if changed != len(rows):
+        raise ClaimRace(f"claimed {changed} of {len(rows)} selected messages")
+    segments = sum(r.segments for r in rows)
+    cost = from_micros(sum(r.price_micros for r in rows))
+    await campaign_store.adjust_counters(
         conn,
-        ids=ids,
-        transition=claim,
-        now=now,
-        values={
-            "claimed_at": now,
-            "attempts": messages.c.attempts + 1,
-            "charged": messages.c.charged + messages.c.price,
+        {
+            (campaign_id, from_status): (-len(rows), -segments, -cost),
+            (campaign_id, claim.to): (len(rows), segments, cost),
         },
     )
 
