@@ -64,6 +64,7 @@ log = logging.getLogger(__name__)
 PENDING_SEND = (MessageStatus.NEW, MessageStatus.SENDING)
 PENDING_ANY = (MessageStatus.NEW, MessageStatus.SENDING, MessageStatus.ACCEPTED)
 THROTTLE_BACKOFF = 1.0
+SENDING_ONLY = frozenset({MessageStatus.SENDING.value})
 
 
 @dataclass(slots=True)
@@ -338,7 +339,10 @@ class Dispatcher:
             )
             for status, rows in reported.items():
                 await message_store.transition_rows(
-                    conn, rows=rows, transition=report_transition(status), now=now
+                    conn,
+                    rows=rows,
+                    transition=report_transition(status, allowed_from=SENDING_ONLY),
+                    now=now,
                 )
             refunded: list[message_store.Changed] = []
             if requeue:

@@ -184,11 +184,16 @@ def check_campaign_action(action: str, current: str) -> Transition:
     return transition
 
 
-def report_transition(to: MessageStatus) -> Transition:
-    """Transition for a delivery report that ends in ``to``."""
+def report_transition(
+    to: MessageStatus, *, allowed_from: frozenset[str] = REPORT_FROM
+) -> Transition:
+    """Transition for a delivery report that ends in ``to``. The dispatcher narrows
+    ``allowed_from`` to SENDING for a report that arrives with the submit outcome."""
     if to not in REPORT_STATUSES:
         raise ValueError(f"{to} is not a delivery report outcome")
-    return Transition(f"report:{to}", REPORT_FROM, to)
+    if not allowed_from <= REPORT_FROM:
+        raise ValueError(f"a report applies only from {', '.join(sorted(REPORT_FROM))}")
+    return Transition(f"report:{to}", allowed_from, to)
 
 
 # --- Dialect name mapping --------------------------------------------------------

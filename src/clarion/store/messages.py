@@ -188,6 +188,7 @@ async def transition(
     if not ids:
         return changed
     extra = values or {}
+    remaining: Sequence[int] = ids
     for from_status in sorted(transition.allowed_from):
         statement = (
             update(messages)
@@ -195,9 +196,15 @@ async def transition(
             .values(status=transition.to, status_updated_at=now, **extra)
             .returning(*_RETURNING)
         )
-        for chunk in _chunks(ids):
+        moved: list[Changed] = []
+        for chunk in _chunks(remaining):
             result = await conn.execute(statement, {"ids": _ids_value(conn, chunk)})
-            changed.extend(Changed(r[0], r[1], r[2], r[3], from_status) for r in result.all())
+            moved.extend(Changed(r[0], r[1], r[2], r[3], from_status) for r in result.all())
+        changed.extend(moved)
+        if len(moved) == len(remaining):
+            break
+        done = {m.id for m in moved}
+        remaining = [i for i in remaining if i not in done]
     await campaign_store.adjust_counters(conn, _count(changed, transition.to))
     return changed
 
@@ -250,8 +257,10 @@ async def transition_rows(
         .bindparams(bindparam("now", type_=UtcDateTime))
         .columns(id=BigInteger, campaign_id=BigInteger, segments=Integer, price=BigInteger)
     )
+    remaining: Sequence[Outcome] = rows
     for from_status in sorted(transition.allowed_from):
-        for chunk in _chunks(rows):
+        moved: list[Changed] = []
+        for chunk in _chunks(remaining):
             params: dict[str, Any] = {"to": transition.to, "now": now, "from_status": from_status}
             if postgres:
                 params["ids"] = [r.id for r in chunk]
@@ -260,7 +269,12 @@ async def transition_rows(
             else:
                 params["rows"] = json.dumps([[r.id, r.channel_ref, r.error_code] for r in chunk])
             result = await conn.execute(statement, params)
-            changed.extend(Changed(r[0], r[1], r[2], r[3], from_status) for r in result.all())
+            moved.extend(Changed(r[0], r[1], r[2], r[3], from_status) for r in result.all())
+        changed.extend(moved)
+        if len(moved) == len(remaining):
+            break
+        done = {m.id for m in moved}
+        remaining = [r for r in remaining if r.id not in done]
     await campaign_store.adjust_counters(conn, _count(changed, transition.to))
     return changed
 
