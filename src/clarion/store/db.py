@@ -12,6 +12,7 @@ database lock up front (with ``busy_timeout``) instead of failing half-way with
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -128,6 +129,7 @@ class Database:
             kwargs["pool_size"] = pool_size
             kwargs["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
             self._configure_sqlite()
 
@@ -156,8 +158,16 @@ class Database:
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction: committed on success, rolled back on any error."""
-        async with self.engine.begin() as conn:
+        """A write transaction: committed on success, rolled back on any error.
+
+        On SQLite, writers of this process queue on an asyncio lock first, so they
+        wait in the event loop (letting readers and other work run) instead of in
+        SQLite's sleeping busy handler; other processes still meet busy_timeout."""
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.engine.begin() as conn:
             yield conn
 
     @asynccontextmanager

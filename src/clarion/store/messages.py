@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -216,7 +216,6 @@ SET status = :to, status_updated_at = :now,
     error_code = COALESCE(json_extract(r.value, '$[2]'), messages.error_code)
 FROM json_each(:rows) AS r
 WHERE messages.id = json_extract(r.value, '$[0]') AND messages.status = :from_status
-RETURNING messages.id, messages.campaign_id, messages.segments, messages.price
 """
 _ROWS_POSTGRESQL = """
 UPDATE messages
@@ -226,8 +225,8 @@ SET status = :to, status_updated_at = :now,
 FROM unnest(CAST(:ids AS BIGINT[]), CAST(:refs AS TEXT[]), CAST(:errs AS TEXT[]))
      AS r(id, ref, err)
 WHERE messages.id = r.id AND messages.status = :from_status
-RETURNING messages.id, messages.campaign_id, messages.segments, messages.price
 """
+_ROWS_RETURNING = "RETURNING messages.id, messages.campaign_id, messages.segments, messages.price"
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,9 +250,9 @@ async def transition_rows(
     changed: list[Changed] = []
     if not rows:
         return changed
-    postgres = conn.dialect.name == "postgresql"
+    sql = _ROWS_POSTGRESQL if conn.dialect.name == "postgresql" else _ROWS_SQLITE
     statement = (
-        text(_ROWS_POSTGRESQL if postgres else _ROWS_SQLITE)
+        text(sql + _ROWS_RETURNING)
         .bindparams(bindparam("now", type_=UtcDateTime))
         .columns(id=BigInteger, campaign_id=BigInteger, segments=Integer, price=BigInteger)
     )
@@ -261,13 +260,7 @@ async def transition_rows(
     for from_status in sorted(transition.allowed_from):
         moved: list[Changed] = []
         for chunk in _chunks(remaining):
-            params: dict[str, Any] = {"to": transition.to, "now": now, "from_status": from_status}
-            if postgres:
-                params["ids"] = [r.id for r in chunk]
-                params["refs"] = [r.channel_ref for r in chunk]
-                params["errs"] = [r.error_code for r in chunk]
-            else:
-                params["rows"] = json.dumps([[r.id, r.channel_ref, r.error_code] for r in chunk])
+            params = _rows_params(conn, chunk, to=transition.to, now=now, from_status=from_status)
             result = await conn.execute(statement, params)
             moved.extend(Changed(r[0], r[1], r[2], r[3], from_status) for r in result.all())
         changed.extend(moved)
@@ -277,6 +270,62 @@ async def transition_rows(
         remaining = [r for r in remaining if r.id not in done]
     await campaign_store.adjust_counters(conn, _count(changed, transition.to))
     return changed
+
+
+def _rows_params(
+    conn: AsyncConnection, chunk: Sequence[Outcome], *, to: str, now: datetime, from_status: str
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"to": to, "now": now, "from_status": from_status}
+    if conn.dialect.name == "postgresql":
+        params["ids"] = [r.id for r in chunk]
+        params["refs"] = [r.channel_ref for r in chunk]
+        params["errs"] = [r.error_code for r in chunk]
+    else:
+        params["rows"] = json.dumps([[r.id, r.channel_ref, r.error_code] for r in chunk])
+    return params
+
+
+async def settle_claimed(
+    conn: AsyncConnection,
+    *,
+    campaign_id: int,
+    outcomes: Mapping[str, Sequence[Outcome]],
+    claimed: Mapping[int, Claimed],
+    now: datetime,
+) -> None:
+    """Fast path for messages this worker claimed and still holds in SENDING: each
+    group of ``outcomes`` moves SENDING -> its status key with its carrier id / error,
+    one UPDATE per group and no RETURNING; counters come from the ``claimed`` rows.
+
+    Raises ``ClaimRace`` when an UPDATE changes fewer rows than listed (another worker
+    reconciled one meanwhile); the caller rolls back and uses ``transition_rows``."""
+    sql = _ROWS_POSTGRESQL if conn.dialect.name == "postgresql" else _ROWS_SQLITE
+    statement = text(sql).bindparams(bindparam("now", type_=UtcDateTime))
+    deltas: dict[tuple[int, str], tuple[int, int, Decimal]] = {}
+    total = [0, 0, 0]
+    for to, rows in outcomes.items():
+        if not rows:
+            continue
+        changed = 0
+        for chunk in _chunks(rows):
+            params = _rows_params(conn, chunk, to=to, now=now, from_status=MessageStatus.SENDING)
+            result = await conn.execute(statement, params)
+            changed += result.rowcount
+        if changed != len(rows):
+            raise ClaimRace(f"{len(rows) - changed} claimed messages were no longer SENDING")
+        segments = sum(claimed[r.id].segments for r in rows)
+        micros = sum(claimed[r.id].price_micros for r in rows)
+        deltas[(campaign_id, to)] = (len(rows), segments, from_micros(micros))
+        total[0] += len(rows)
+        total[1] += segments
+        total[2] += micros
+    if total[0]:
+        deltas[(campaign_id, MessageStatus.SENDING.value)] = (
+            -total[0],
+            -total[1],
+            -from_micros(total[2]),
+        )
+        await campaign_store.adjust_counters(conn, deltas)
 
 
 async def transition_campaign(
