@@ -236,7 +236,7 @@ class Dispatcher:
                 extra={"action": "submit_failed", "campaign_id": campaign.id},
             )
             return result
-        await self._record(campaign, submissions, outcomes, result)
+        await self._record(campaign, claimed, submissions, outcomes, result)
         return result
 
     async def _claim(
@@ -300,6 +300,7 @@ class Dispatcher:
     async def _record(
         self,
         campaign: Row[Any],
+        claimed: Sequence[message_store.Claimed],
         submissions: Sequence[Submission],
         outcomes: Sequence[SubmitResult],
         result: BatchResult,
@@ -333,30 +334,61 @@ class Dispatcher:
             else:
                 rejected.append(message_store.Outcome(mid, None, out.error or "rejected"))
         now = self.clock()
-        async with self.db.begin() as conn:
-            await message_store.transition_rows(
-                conn, rows=accepted, transition=MESSAGE_TRANSITIONS["accept"], now=now
-            )
-            for status, rows in reported.items():
-                await message_store.transition_rows(
+        settled: dict[str, list[message_store.Outcome]] = {
+            MessageStatus.ACCEPTED.value: accepted,
+            **{status.value: rows for status, rows in reported.items()},
+        }
+        try:
+            async with self.db.begin() as conn:
+                await message_store.settle_claimed(
                     conn,
-                    rows=rows,
-                    transition=report_transition(status, allowed_from=SENDING_ONLY),
+                    campaign_id=campaign.id,
+                    outcomes=settled,
+                    claimed={m.id: m for m in claimed},
                     now=now,
                 )
-            refunded: list[message_store.Changed] = []
-            if requeue:
-                refunded += await message_store.transition(
-                    conn, ids=requeue, transition=MESSAGE_TRANSITIONS["requeue"], now=now
-                )
-            refunded += await message_store.transition_rows(
-                conn, rows=rejected, transition=MESSAGE_TRANSITIONS["reject"], now=now
+                await self._settle_failures(conn, campaign, requeue, rejected, now)
+        except message_store.ClaimRace:
+            # Someone else moved one of our SENDING messages (a reconciliation after a
+            # long stall): redo it exactly, row by row, with RETURNING.
+            log.warning(
+                "claimed messages changed under the dispatcher; recording exactly",
+                extra={"action": "claim_race", "campaign_id": campaign.id},
             )
-            if refunded:
-                await self._refund(conn, campaign, refunded, now)
+            async with self.db.begin() as conn:
+                for status, rows in settled.items():
+                    transition = (
+                        MESSAGE_TRANSITIONS["accept"]
+                        if status == MessageStatus.ACCEPTED
+                        else report_transition(MessageStatus(status), allowed_from=SENDING_ONLY)
+                    )
+                    await message_store.transition_rows(
+                        conn, rows=rows, transition=transition, now=now
+                    )
+                await self._settle_failures(conn, campaign, requeue, rejected, now)
         result.accepted = len(accepted) + sum(len(r) for r in reported.values())
         result.requeued = len(requeue)
         result.rejected = len(rejected)
+
+    async def _settle_failures(
+        self,
+        conn: Any,
+        campaign: Row[Any],
+        requeue: Sequence[int],
+        rejected: Sequence[message_store.Outcome],
+        now: datetime,
+    ) -> None:
+        """TEMPORARY / THROTTLED back to NEW, PERMANENT to REJECTED; both refunded."""
+        refunded: list[message_store.Changed] = []
+        if requeue:
+            refunded += await message_store.transition(
+                conn, ids=requeue, transition=MESSAGE_TRANSITIONS["requeue"], now=now
+            )
+        refunded += await message_store.transition_rows(
+            conn, rows=rejected, transition=MESSAGE_TRANSITIONS["reject"], now=now
+        )
+        if refunded:
+            await self._refund(conn, campaign, refunded, now)
 
     async def _refund(
         self,
