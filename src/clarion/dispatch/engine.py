@@ -94,6 +94,8 @@ class Dispatcher:
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     _campaigns: dict[int, _CampaignState] = field(default_factory=dict)
     _last_housekeeping: float = float("-inf")
+    _running_rows: Sequence[Row[Any]] | None = None
+    _running_at: float = float("-inf")
 
     # --- channels ------------------------------------------------------------------
 
@@ -183,11 +185,19 @@ class Dispatcher:
             await self.apply_reports()
         if await self.apply_reports():
             busy = True
+        if not busy:
+            self._running_rows = None  # idle: look for newly started campaigns next pass
         return busy, wait
 
     async def _running(self) -> Sequence[Row[Any]]:
+        """RUNNING campaigns, re-read at most every ``poll_interval`` while busy (a
+        stale entry is harmless: the claim itself checks the campaign is RUNNING)."""
+        mono = self.monotonic()
+        if self._running_rows is not None and mono - self._running_at < self.settings.poll_interval:
+            return self._running_rows
         async with self.db.read() as conn:
             rows = await campaign_store.with_status(conn, [CampaignStatus.RUNNING])
+        self._running_rows, self._running_at = rows, mono
         live = {r.id for r in rows}
         for gone in set(self._campaigns) - live:
             del self._campaigns[gone]
@@ -247,15 +257,22 @@ class Dispatcher:
             due = await message_store.due_new(conn, campaign_id=campaign.id, limit=limit)
             if not due:
                 return []
-            balance = await account_store.balance(conn, campaign.account_id, lock=True)
-            budget = to_micros(balance)
-            take: list[message_store.Claimed] = []
-            total = 0
-            for m in due:
-                if total + m.price_micros > budget:
-                    break
-                total += m.price_micros
-                take.append(m)
+            # Optimistic: debit the whole batch in one guarded UPDATE; only when the
+            # balance does not cover it, read the balance and keep the prefix it covers.
+            take: list[message_store.Claimed] = due
+            total = sum(m.price_micros for m in due)
+            debited = await account_store.debit(
+                conn, account_id=campaign.account_id, amount=from_micros(total)
+            )
+            if not debited:
+                balance = await account_store.balance(conn, campaign.account_id, lock=True)
+                budget = to_micros(balance)
+                take, total = [], 0
+                for m in due:
+                    if total + m.price_micros > budget:
+                        break
+                    total += m.price_micros
+                    take.append(m)
             if not take:
                 await campaign_store.transition(
                     conn,
@@ -281,7 +298,7 @@ class Dispatcher:
             )
             charged = from_micros(total)
             if charged:
-                if not await account_store.debit(
+                if not debited and not await account_store.debit(
                     conn, account_id=campaign.account_id, amount=charged
                 ):
                     raise RuntimeError("balance changed under a locked claim")

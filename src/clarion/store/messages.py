@@ -34,9 +34,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from clarion.domain.lifecycle import MessageStatus, Transition
+from clarion.domain.lifecycle import CampaignStatus, MessageStatus, Transition
 from clarion.store import campaigns as campaign_store
-from clarion.store.schema import messages
+from clarion.store.schema import campaigns, messages
 from clarion.store.types import UtcDateTime, from_micros
 
 CHUNK = 5000  # bound parameters per IN list / executemany
@@ -362,12 +362,19 @@ async def due_new(conn: AsyncConnection, *, campaign_id: int, limit: int) -> lis
             type_coerce(messages.c.price, BigInteger),
             messages.c.attempts,
         )
-        .where(messages.c.campaign_id == campaign_id, messages.c.status == MessageStatus.NEW)
+        .where(
+            messages.c.campaign_id == campaign_id,
+            messages.c.status == MessageStatus.NEW,
+            # Only while the campaign is RUNNING, checked in the claiming transaction:
+            # a pause or stop committed before it is always honoured.
+            select(campaigns.c.status).where(campaigns.c.id == campaign_id).scalar_subquery()
+            == CampaignStatus.RUNNING,
+        )
         .order_by(messages.c.id)
         .limit(limit)
     )
     if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(of=messages, skip_locked=True)
     result = await conn.execute(query)
     return [Claimed(r[0], r[1], r[2], r[3], r[4], r[5]) for r in result.all()]
 
