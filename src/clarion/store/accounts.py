@@ -7,10 +7,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from clarion.store import statements
 from clarion.store.schema import accounts, api_keys, ledger
+from clarion.store.types import Money
 
 
 async def create(
@@ -97,11 +99,19 @@ async def balance(conn: AsyncConnection, account_id: int, *, lock: bool = False)
 
 async def debit(conn: AsyncConnection, *, account_id: int, amount: Decimal) -> bool:
     """Take ``amount`` if the balance covers it; False (nothing changed) otherwise."""
-    result = await conn.execute(
-        update(accounts)
-        .where(accounts.c.id == account_id, accounts.c.balance >= amount)
-        .values(balance=accounts.c.balance - amount)
+    statement = statements.cached(
+        conn,
+        "debit",
+        lambda: (
+            update(accounts)
+            .where(
+                accounts.c.id == bindparam("aid"),
+                accounts.c.balance >= bindparam("amount", type_=Money),
+            )
+            .values(balance=accounts.c.balance - bindparam("amount", type_=Money))
+        ),
     )
+    result = await conn.execute(statement, {"aid": account_id, "amount": amount})
     return result.rowcount == 1
 
 
@@ -126,12 +136,13 @@ async def record(
 ) -> None:
     """Append a ledger entry: negative amounts are debits, positive credits."""
     await conn.execute(
-        insert(ledger).values(
-            account_id=account_id,
-            campaign_id=campaign_id,
-            amount=amount,
-            reason=reason,
-            messages=messages,
-            at=now,
-        )
+        statements.cached(conn, "ledger", lambda: insert(ledger)),
+        {
+            "account_id": account_id,
+            "campaign_id": campaign_id,
+            "amount": amount,
+            "reason": reason,
+            "messages": messages,
+            "at": now,
+        },
     )

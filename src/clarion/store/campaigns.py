@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.lifecycle import CampaignStatus, MessageStatus, Transition
+from clarion.store import statements
 from clarion.store.schema import audit_events, campaign_counters, campaigns
 from clarion.store.types import Money
 
@@ -185,11 +186,16 @@ async def delete_campaign(
 
 
 async def add_spent(conn: AsyncConnection, *, campaign_id: int, amount: Decimal) -> None:
-    await conn.execute(
-        update(campaigns)
-        .where(campaigns.c.id == campaign_id)
-        .values(spent=campaigns.c.spent + amount)
+    statement = statements.cached(
+        conn,
+        "add_spent",
+        lambda: (
+            update(campaigns)
+            .where(campaigns.c.id == bindparam("cid"))
+            .values(spent=campaigns.c.spent + bindparam("amount", type_=Money))
+        ),
     )
+    await conn.execute(statement, {"cid": campaign_id, "amount": amount})
 
 
 async def add_rejected(conn: AsyncConnection, *, campaign_id: int, count: int) -> None:
@@ -254,19 +260,23 @@ async def adjust_counters(
     ]
     if not params:
         return
-    await conn.execute(
-        update(campaign_counters)
-        .where(
-            campaign_counters.c.campaign_id == bindparam("c"),
-            campaign_counters.c.status == bindparam("s"),
-        )
-        .values(
-            messages=campaign_counters.c.messages + bindparam("dm"),
-            segments=campaign_counters.c.segments + bindparam("ds"),
-            cost=campaign_counters.c.cost + bindparam("dc", type_=Money),
+    statement = statements.cached(
+        conn,
+        "adjust_counters",
+        lambda: (
+            update(campaign_counters)
+            .where(
+                campaign_counters.c.campaign_id == bindparam("c"),
+                campaign_counters.c.status == bindparam("s"),
+            )
+            .values(
+                messages=campaign_counters.c.messages + bindparam("dm"),
+                segments=campaign_counters.c.segments + bindparam("ds"),
+                cost=campaign_counters.c.cost + bindparam("dc", type_=Money),
+            )
         ),
-        params,
     )
+    await conn.execute(statement, params)
 
 
 async def audit_trail(conn: AsyncConnection, campaign_id: int) -> Sequence[Row[Any]]:

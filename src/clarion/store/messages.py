@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.lifecycle import CampaignStatus, MessageStatus, Transition
 from clarion.store import campaigns as campaign_store
+from clarion.store import statements
 from clarion.store.schema import campaigns, messages
 from clarion.store.types import UtcDateTime, from_micros
 
@@ -300,7 +301,9 @@ async def settle_claimed(
     Raises ``ClaimRace`` when an UPDATE changes fewer rows than listed (another worker
     reconciled one meanwhile); the caller rolls back and uses ``transition_rows``."""
     sql = _ROWS_POSTGRESQL if conn.dialect.name == "postgresql" else _ROWS_SQLITE
-    statement = text(sql).bindparams(bindparam("now", type_=UtcDateTime))
+    statement = statements.cached(
+        conn, "settle", lambda: text(sql).bindparams(bindparam("now", type_=UtcDateTime))
+    )
     deltas: dict[tuple[int, str], tuple[int, int, Decimal]] = {}
     total = [0, 0, 0]
     for to, rows in outcomes.items():
@@ -350,9 +353,7 @@ async def transition_campaign(
     return changed
 
 
-async def due_new(conn: AsyncConnection, *, campaign_id: int, limit: int) -> list[Claimed]:
-    """NEW messages of a campaign, oldest first; locked with SKIP LOCKED on PostgreSQL
-    so concurrent workers take disjoint batches."""
+def _due_new_query(postgres: bool) -> Any:
     query = (
         select(
             messages.c.id,
@@ -363,19 +364,27 @@ async def due_new(conn: AsyncConnection, *, campaign_id: int, limit: int) -> lis
             messages.c.attempts,
         )
         .where(
-            messages.c.campaign_id == campaign_id,
-            messages.c.status == MessageStatus.NEW,
+            messages.c.campaign_id == bindparam("cid"),
+            messages.c.status == MessageStatus.NEW.value,
             # Only while the campaign is RUNNING, checked in the claiming transaction:
             # a pause or stop committed before it is always honoured.
-            select(campaigns.c.status).where(campaigns.c.id == campaign_id).scalar_subquery()
-            == CampaignStatus.RUNNING,
+            select(campaigns.c.status).where(campaigns.c.id == bindparam("cid")).scalar_subquery()
+            == CampaignStatus.RUNNING.value,
         )
         .order_by(messages.c.id)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
-    if conn.dialect.name == "postgresql":
+    if postgres:
         query = query.with_for_update(of=messages, skip_locked=True)
-    result = await conn.execute(query)
+    return query
+
+
+async def due_new(conn: AsyncConnection, *, campaign_id: int, limit: int) -> list[Claimed]:
+    """NEW messages of a RUNNING campaign, oldest first; locked with SKIP LOCKED on
+    PostgreSQL so concurrent workers take disjoint batches."""
+    postgres = conn.dialect.name == "postgresql"
+    query = statements.cached(conn, "due_new", lambda: _due_new_query(postgres))
+    result = await conn.execute(query, {"cid": campaign_id, "limit": limit})
     return [Claimed(r[0], r[1], r[2], r[3], r[4], r[5]) for r in result.all()]
 
 
@@ -398,20 +407,25 @@ async def claim(
     if not rows:
         return
     (from_status,) = claim.allowed_from
-    statement = (
-        update(messages)
-        .where(_id_filter(conn), messages.c.status == from_status)
-        .values(
-            status=claim.to,
-            status_updated_at=now,
-            claimed_at=now,
-            attempts=messages.c.attempts + 1,
-            charged=messages.c.charged + messages.c.price,
-        )
+    statement = statements.cached(
+        conn,
+        ("claim", from_status, claim.to),
+        lambda: (
+            update(messages)
+            .where(_id_filter(conn), messages.c.status == from_status)
+            .values(
+                status=claim.to,
+                status_updated_at=bindparam("now", type_=UtcDateTime),
+                claimed_at=bindparam("now", type_=UtcDateTime),
+                attempts=messages.c.attempts + 1,
+                charged=messages.c.charged + messages.c.price,
+            )
+        ),
     )
     changed = 0
     for chunk in _chunks(rows):
-        result = await conn.execute(statement, {"ids": _ids_value(conn, [r.id for r in chunk])})
+        ids = _ids_value(conn, [r.id for r in chunk])
+        result = await conn.execute(statement, {"ids": ids, "now": now})
         changed += result.rowcount
     if changed != len(rows):
         raise ClaimRace(f"claimed {changed} of {len(rows)} selected messages")
