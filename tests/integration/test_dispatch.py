@@ -385,3 +385,36 @@ async def test_two_dispatchers_never_double_send(
     assert len(submitted) == 400 == len(set(submitted))
     assert await assert_counters_match_rows(db, cid) == {"DELIVERED": 400}
     assert await balance(db, tenant.id) == Decimal("100.00") - 400 * PRICE
+
+
+async def test_claim_race_falls_back_to_exact_recording(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    settings: Settings,
+    db: Database,
+) -> None:
+    """If another worker moves one of our SENDING messages while we submit (a
+    reconciliation after a stall), recording falls back to the exact path and the
+    counters still equal the rows."""
+    from clarion.channels.base import Submission, SubmitResult
+    from clarion.clock import utcnow
+    from clarion.domain.lifecycle import MESSAGE_TRANSITIONS
+
+    class Meddling(FakeChannel):
+        async def submit(self, batch: Any) -> list[SubmitResult]:
+            victim: Submission = batch[0]
+            async with db.begin() as conn:
+                await message_store.transition(
+                    conn,
+                    ids=[victim.message_id],
+                    transition=MESSAGE_TRANSITIONS["lose"],
+                    now=utcnow(),
+                )
+            return await super().submit(batch)
+
+    d = Dispatcher(db=db, settings=settings)
+    d.channels["fake"] = Meddling(d.report_sink)
+    cid = await started(client, tenant, 5)
+    await drain(d)
+    assert await assert_counters_match_rows(db, cid) == {"UNKNOWN": 1, "DELIVERED": 4}
+    assert (await status_of(client, tenant, cid))["status"] == "DONE"
