@@ -84,6 +84,9 @@ campaigns = Table(
     Column("started_at", UtcDateTime, nullable=True),
     Column("sent_at", UtcDateTime, nullable=True),
     Column("finished_at", UtcDateTime, nullable=True),
+    # The import task holding the campaign's recipient list (Mobizon: "blocked for any
+    # other adding recipients' request" while it runs); NULL = free.
+    Column("import_task_id", BigId, nullable=True),
     Index(None, "account_id", "id"),
     Index(None, "status"),
 )
@@ -139,6 +142,9 @@ ledger = Table(
     Index(None, "account_id", "id"),
 )
 
+# Background work (recipient imports). ``checkpoint`` is the number of source rows
+# fully processed; it advances in the same transaction as the rows it covers, so a
+# task resumed after a crash neither skips nor repeats a row.
 tasks = Table(
     "tasks",
     metadata,
@@ -147,12 +153,91 @@ tasks = Table(
     Column("kind", String(32), nullable=False),
     Column("status", String(16), nullable=False),
     Column("campaign_id", BigId, nullable=True),
+    Column("params", JSON, nullable=True),
+    Column("source_path", Text, nullable=True),
     Column("total", Integer, nullable=False, server_default="0"),
     Column("done", Integer, nullable=False, server_default="0"),
+    Column("checkpoint", Integer, nullable=False, server_default="0"),
+    Column("counts", JSON, nullable=True),
     Column("result", JSON, nullable=True),
     Column("error", Text, nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Index(None, "status", "id"),
+    Index(None, "account_id", "id"),
+)
+
+# Rejected source rows of a task: the downloadable report.
+task_rejections = Table(
+    "task_rejections",
+    metadata,
+    Column("task_id", ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("row_number", Integer, primary_key=True),
+    Column("value", Text, nullable=False, server_default=""),
+    Column("code", Integer, nullable=False),
+)
+
+# Stop-list: account_id 0 is the system stop-list, shared by every account.
+stop_list = Table(
+    "stop_list",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", BigId, nullable=False),
+    Column("phone", String(20), nullable=False),
+    Column("comment", String(255), nullable=False, server_default=""),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("account_id", "phone"),
+    Index(None, "phone"),
+)
+
+# Address book. A contact card is a person (name, custom fields); its contacts are
+# its typed values (mobile / phone / email); groups hold cards.
+contact_cards = Table(
+    "contact_cards",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False, server_default=""),
+    Column("fields", JSON, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "account_id", "id"),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", BigId, nullable=False),
+    Column("card_id", ForeignKey("contact_cards.id", ondelete="CASCADE"), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("value", String(255), nullable=False),
+    # E.164 form of a mobile / phone value that normalises; NULL otherwise.
+    Column("phone", String(20), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "card_id"),
+    Index(None, "account_id", "phone"),
+)
+
+contact_groups = Table(
+    "contact_groups",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("account_id", "name"),
+)
+
+contact_group_cards = Table(
+    "contact_group_cards",
+    metadata,
+    Column("group_id", ForeignKey("contact_groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("card_id", ForeignKey("contact_cards.id", ondelete="CASCADE"), primary_key=True),
+    Index(None, "card_id"),
 )
 
 audit_events = Table(
