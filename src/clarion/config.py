@@ -49,6 +49,15 @@ class Settings(BaseSettings):
     max_recipients_per_request: int = Field(
         10_000, description="Recipients accepted by one add-recipients request."
     )
+    import_workers: int = Field(
+        2, description="Processes screening imported rows (0 = a thread in the server)."
+    )
+    max_import_bytes: int = Field(
+        100 * 1024 * 1024, description="Largest recipient file accepted for import, bytes."
+    )
+    data_dir: str = Field(
+        ".clarion", description="Directory for uploaded import files (kept until imported)."
+    )
     sim_seed: int = Field(1, description="Seed of the simulated carriers (reproducible runs).")
     sim_submit_latency: float = Field(0.0, description="Simulated carrier submit latency (s).")
     sim_dlr_min_delay: float = Field(0.5, description="Simulated delivery report min delay (s).")

@@ -83,7 +83,17 @@ class RecipientIn(Strict):
 
 
 class RecipientsIn(Strict):
-    recipients: list[RecipientIn]
+    """Exactly one source: phone numbers, address-book contacts, or contact cards."""
+
+    recipients: list[RecipientIn] | None = None
+    contacts: list[int] | None = None
+    cards: list[int] | None = None
+    replace: bool = False
+
+
+class GroupsIn(Strict):
+    groups: Annotated[list[int], Field(min_length=1, max_length=1000)]
+    replace: bool = False
 
 
 class RecipientOut(BaseModel):
@@ -91,6 +101,38 @@ class RecipientOut(BaseModel):
     code: int
     message_id: int | None
     normalized: str | None = None
+    contact_id: int | None = None
+    card_id: int | None = None
+
+
+class Task(BaseModel):
+    id: int
+    kind: str
+    status: str
+    campaign_id: int | None
+    total: int
+    done: int
+    progress: int
+    counts: dict[str, int]
+    result: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Any) -> Task:
+        data = dict(row._mapping)
+        total, done = int(data["total"] or 0), int(data["done"] or 0)
+        if data["status"] == "DONE":
+            progress = 100
+        elif total:
+            progress = min(99, done * 100 // total)
+        else:
+            progress = 0
+        data["progress"] = progress
+        data["counts"] = data.get("counts") or {}
+        return cls.model_validate(data)
 
 
 class RecipientsOut(BaseModel):

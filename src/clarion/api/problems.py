@@ -19,6 +19,7 @@ from clarion.services.errors import (
     InsufficientFunds,
     InvalidInput,
     NotFound,
+    PayloadTooLarge,
     ServiceError,
     TransitionConflict,
 )
@@ -37,6 +38,8 @@ def _service_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
     if isinstance(exc, NotFound):
         return problem(404, "not-found", "Not found", exc.message)
+    if isinstance(exc, PayloadTooLarge):
+        return problem(413, "too-large", "Payload too large", exc.message, field=exc.field)
     if isinstance(exc, InvalidInput):
         return problem(422, "invalid-input", "Invalid input", exc.message, field=exc.field)
     if isinstance(exc, TransitionConflict):

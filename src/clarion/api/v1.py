@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
+from fastapi.responses import PlainTextResponse
 
-from clarion.api import models
+from clarion.api import models, uploads
 from clarion.api.deps import DB, Account, Config
+from clarion.domain.recipients import describe_code
+from clarion.imports import readers
 from clarion.services import campaigns as service
+from clarion.services import imports
 from clarion.services.errors import InvalidInput
 
 router = APIRouter(prefix="/v1", tags=["v1"])
@@ -120,12 +127,39 @@ async def add_recipients(
     db: DB,
     settings: Config,
 ) -> Any:
+    """Add recipients synchronously from ONE source: `recipients` (numbers with
+    variables), `contacts` (address-book contact ids) or `cards` (contact card ids).
+    One Mobizon result code per entry; all or nothing."""
+    sources = [n for n in ("recipients", "contacts", "cards") if getattr(body, n) is not None]
+    if len(sources) != 1:
+        raise InvalidInput(
+            "give exactly one recipient source: recipients, contacts or cards "
+            "(contact groups and files are imported with /recipients/groups and "
+            "/recipients/import)",
+            field="body",
+        )
+    if body.recipients is not None:
+        entries = [service.RecipientInput(r.phone, r.variables) for r in body.recipients]
+    elif body.contacts is not None:
+        entries = await service.contacts_as_recipients(
+            db,
+            account_id=account.id,
+            contact_ids=body.contacts[: settings.max_recipients_per_request + 1],
+        )
+    else:
+        assert body.cards is not None
+        entries = await service.cards_as_recipients(
+            db,
+            account_id=account.id,
+            card_ids=body.cards[: settings.max_recipients_per_request + 1],
+        )
     results = await service.add_recipients(
         db,
         account_id=account.id,
         campaign_id=campaign_id,
-        entries=[service.RecipientInput(r.phone, r.variables) for r in body.recipients],
+        entries=entries,
         limit=settings.max_recipients_per_request,
+        replace=body.replace,
     )
     added = sum(1 for r in results if r.message_id is not None)
     return models.RecipientsOut(
@@ -133,10 +167,97 @@ async def add_recipients(
         rejected=len(results) - added,
         recipients=[
             models.RecipientOut(
-                phone=r.phone, code=int(r.code), message_id=r.message_id, normalized=r.e164
+                phone=r.phone,
+                code=int(r.code),
+                message_id=r.message_id,
+                normalized=r.e164,
+                contact_id=r.contact_id,
+                card_id=r.card_id,
             )
             for r in results
         ],
+    )
+
+
+@router.post(
+    "/campaigns/{campaign_id}/recipients/groups", status_code=202, response_model=models.Task
+)
+async def import_groups(
+    campaign_id: CampaignId, body: models.GroupsIn, account: Account, db: DB
+) -> Any:
+    """Add the mobile numbers of every card in the groups, as a background task."""
+    task_id = await imports.start_group_import(
+        db,
+        account_id=account.id,
+        campaign_id=campaign_id,
+        group_ids=body.groups,
+        replace=body.replace,
+    )
+    return models.Task.of(await imports.get(db, account_id=account.id, task_id=task_id))
+
+
+@router.post(
+    "/campaigns/{campaign_id}/recipients/import", status_code=202, response_model=models.Task
+)
+async def import_file(
+    campaign_id: CampaignId,
+    account: Account,
+    db: DB,
+    settings: Config,
+    file: Annotated[UploadFile, File(description="CSV, XLS or XLSX")],
+    encoding: Annotated[str | None, Form()] = None,
+    delimiter: Annotated[str, Form(max_length=1)] = ",",
+    enclosure: Annotated[str, Form(max_length=1)] = "'",
+    skip_header: Annotated[bool, Form()] = False,
+    replace: Annotated[bool, Form()] = False,
+) -> Any:
+    """Import a recipients file as a background task (poll `GET /v1/tasks/{id}`)."""
+    path = await uploads.save(
+        file, directory=FilePath(settings.data_dir) / "uploads", limit=settings.max_import_bytes
+    )
+    try:
+        task_id = await imports.start_file_import(
+            db,
+            account_id=account.id,
+            campaign_id=campaign_id,
+            path=path,
+            options=readers.CsvOptions(
+                delimiter=delimiter,
+                enclosure=enclosure,
+                skip_header=skip_header,
+                encoding=encoding or None,
+            ),
+            replace=replace,
+            owned_file=True,
+        )
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return models.Task.of(await imports.get(db, account_id=account.id, task_id=task_id))
+
+
+@router.get("/tasks/{task_id}", response_model=models.Task)
+async def get_task(
+    task_id: Annotated[int, Path(ge=1, le=2**63 - 1)], account: Account, db: DB
+) -> Any:
+    return models.Task.of(await imports.get(db, account_id=account.id, task_id=task_id))
+
+
+@router.get("/tasks/{task_id}/rejections", response_class=PlainTextResponse)
+async def task_rejections(
+    task_id: Annotated[int, Path(ge=1, le=2**63 - 1)], account: Account, db: DB
+) -> Any:
+    """The rejected rows as CSV: row,value,code,reason."""
+    rows = await imports.rejections(db, account_id=account.id, task_id=task_id)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["row", "value", "code", "reason"])
+    for number, value, code in rows:
+        writer.writerow([number, value, code, describe_code(code)])
+    return PlainTextResponse(
+        buffer.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="task-{task_id}-rejections.csv"'},
     )
 
 

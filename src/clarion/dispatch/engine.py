@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -53,9 +55,12 @@ from clarion.domain.lifecycle import (
     report_transition,
 )
 from clarion.services import campaigns as campaign_service
+from clarion.services import imports
 from clarion.store import accounts as account_store
 from clarion.store import campaigns as campaign_store
 from clarion.store import messages as message_store
+from clarion.store import stoplist
+from clarion.store import tasks as task_store
 from clarion.store.db import Database
 from clarion.store.types import from_micros, to_micros
 
@@ -73,6 +78,7 @@ class BatchResult:
     accepted: int = 0
     requeued: int = 0
     rejected: int = 0
+    blocked: int = 0
     funds_paused: bool = False
 
 
@@ -96,6 +102,9 @@ class Dispatcher:
     _last_housekeeping: float = float("-inf")
     _running_rows: Sequence[Row[Any]] | None = None
     _running_at: float = float("-inf")
+    _imports: dict[int, asyncio.Task[str]] = field(default_factory=dict)
+    _executor: Executor | None = None
+    owner: str = field(default_factory=imports.worker_id)
 
     # --- channels ------------------------------------------------------------------
 
@@ -125,8 +134,54 @@ class Dispatcher:
         return found
 
     async def close(self) -> None:
+        for run in self._imports.values():
+            run.cancel()
+        if self._imports:
+            await asyncio.gather(*self._imports.values(), return_exceptions=True)
+        self._imports.clear()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
         for ch in self.channels.values():
             await ch.close()
+
+    # --- background imports ----------------------------------------------------------
+
+    async def start_imports(self) -> bool:
+        """Start queued import tasks (and resume ones whose worker died) as background
+        asyncio tasks; their CPU-heavy screening runs in a process pool."""
+        for task_id, run in list(self._imports.items()):
+            if run.done():
+                del self._imports[task_id]
+                if not run.cancelled() and run.exception() is not None:
+                    log.error(
+                        "import task %s crashed",
+                        task_id,
+                        exc_info=run.exception(),
+                        extra={"action": "task_crashed"},
+                    )
+        async with self.db.read() as conn:
+            runnable = await task_store.runnable(conn, now=self.clock())
+        started = False
+        for task_id in runnable:
+            if task_id in self._imports:
+                continue
+            self._imports[task_id] = asyncio.create_task(
+                imports.run(self.db, task_id, owner=self.owner, executor=self._pool()),
+                name=f"import-{task_id}",
+            )
+            started = True
+        return started
+
+    def _pool(self) -> Executor | None:
+        if self.settings.import_workers <= 0:
+            return None
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.settings.import_workers,
+                mp_context=multiprocessing.get_context("spawn"),
+            )
+        return self._executor
 
     # --- the loop ------------------------------------------------------------------
 
@@ -176,8 +231,10 @@ class Dispatcher:
             state.pacer.sent(now_mono, result.accepted + result.rejected)
             if result.requeued:
                 state.pacer.back_off(now_mono, THROTTLE_BACKOFF)
-            if result.claimed or (
-                not result.funds_paused and await self.complete_if_sent(campaign.id)
+            if (
+                result.claimed
+                or result.blocked
+                or (not result.funds_paused and await self.complete_if_sent(campaign.id))
             ):
                 busy = True
             if state.pacer.rate is not None:
@@ -257,6 +314,23 @@ class Dispatcher:
             due = await message_store.due_new(conn, campaign_id=campaign.id, limit=limit)
             if not due:
                 return []
+            # Stop-lists are checked again at send time: a number stop-listed after it
+            # was added is not sent to (REJECTED, never charged).
+            blocked = await stoplist.blocked(
+                conn, account_id=campaign.account_id, phones=[m.phone for m in due]
+            )
+            if blocked:
+                await message_store.transition(
+                    conn,
+                    ids=[m.id for m in due if m.phone in blocked],
+                    transition=MESSAGE_TRANSITIONS["block"],
+                    now=now,
+                    values={"error_code": "stop-list"},
+                )
+                due = [m for m in due if m.phone not in blocked]
+                result.blocked += len(blocked)
+                if not due:
+                    return []
             # Optimistic: debit the whole batch in one guarded UPDATE; only when the
             # balance does not cover it, read the balance and keep the prefix it covers.
             take: list[message_store.Claimed] = due
@@ -470,6 +544,7 @@ class Dispatcher:
 
     async def housekeeping(self) -> bool:
         busy = bool(await campaign_service.activate_due(self.db))
+        busy = await self.start_imports() or busy
         busy = await self.expire() or busy
         busy = await self.reconcile() or busy
         return await self.finish_campaigns() or busy

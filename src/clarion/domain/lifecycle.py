@@ -27,6 +27,7 @@ Message states::
      |                |--reject (permanent)--> REJECTED
      |                \\--lose (stale, carrier has no record)--> UNKNOWN
      |--expire (validity passed before sending)--> EXPIRED
+     |--block (stop-listed after it was added; checked at send)--> REJECTED
      \\--delete (campaign stopped)--> DELETED
     UNDELIVERED | EXPIRED | REJECTED --retry--> NEW
 
@@ -162,6 +163,7 @@ MESSAGE_TRANSITIONS: dict[str, Transition] = {
         _t("reject", {M.SENDING}, M.REJECTED),
         _t("lose", {M.SENDING, M.ACCEPTED}, M.UNKNOWN),
         _t("expire", {M.NEW}, M.EXPIRED),
+        _t("block", {M.NEW}, M.REJECTED),
         _t("delete", {M.NEW}, M.DELETED),
         _t("retry", set(RETRYABLE_MESSAGE_STATUSES), M.NEW),
     )

@@ -46,8 +46,8 @@ Choices
 * :func:`describe` returns Mobizon's wording, except that the
   ``MISSING_PLACEHOLDER`` text drops Mobizon's "(if placeholdersFlag is set
   to 1 value)", which contradicts the flag's own description (3 rejects).
-* Mobizon codes 30-32 (contact book) and 51 (short links) concern features
-  this module does not model and are not in :class:`ResultCode`.
+* Mobizon codes 30-32 (contact book) are set by the recipient services that
+  read the address book; 51 (short links) is not modelled yet.
 * ``Screened.phone`` is set whenever the number was normalised, including for
   policy rejections (5, 6, 8, 4), so callers can report the E.164 form.
 * ``Policy.allowed_countries`` is upper-cased on construction (ISO codes are
@@ -92,6 +92,9 @@ class ResultCode(IntEnum):
     UNKNOWN_DESTINATION = 7
     OPERATOR_NOT_SERVED = 8
     MISSING_PLACEHOLDER = 20
+    CARD_NOT_FOUND = 30
+    CARD_WITHOUT_MOBILE = 31
+    CONTACT_NOT_FOUND = 32
     SYSTEM_ERROR = 99
 
 
@@ -121,6 +124,9 @@ _DESCRIPTIONS: dict[ResultCode, str] = {
         "please contact our technical support to clarify the possibility to send it"
     ),
     ResultCode.MISSING_PLACEHOLDER: "sent data does not contain all necessary placeholders",
+    ResultCode.CARD_NOT_FOUND: "contact card was not found in the contact book",
+    ResultCode.CARD_WITHOUT_MOBILE: "contact card does not contain a mobile number",
+    ResultCode.CONTACT_NOT_FOUND: "contact was not found in the contact book",
     ResultCode.SYSTEM_ERROR: "system error adding recipient number",
 }
 
@@ -128,6 +134,14 @@ _DESCRIPTIONS: dict[ResultCode, str] = {
 def describe(code: ResultCode) -> str:
     """Return Mobizon's English description of a recipient result code."""
     return _DESCRIPTIONS[code]
+
+
+def describe_code(code: int) -> str:
+    """``describe`` for a raw integer code ("" for a code this module does not know)."""
+    try:
+        return _DESCRIPTIONS[ResultCode(code)]
+    except ValueError:
+        return ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,7 +47,9 @@ from clarion.services.errors import (
 )
 from clarion.store import accounts as account_store
 from clarion.store import campaigns as store
+from clarion.store import contacts as contact_store
 from clarion.store import messages as message_store
+from clarion.store import stoplist
 from clarion.store.db import Database
 
 CHANNELS = ("sms", "rcs", "voice")
@@ -76,6 +78,11 @@ class CampaignSpec:
 class RecipientInput:
     phone: object
     variables: Mapping[str, str] = field(default_factory=dict)
+    # Set when the recipient came from the address book (its id is echoed back), or
+    # when the source already decided its fate (codes 30/31/32).
+    contact_id: int | None = None
+    card_id: int | None = None
+    code: recipients.ResultCode | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +91,8 @@ class RecipientResult:
     code: recipients.ResultCode
     message_id: int | None
     e164: str | None = None
+    contact_id: int | None = None
+    card_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +260,8 @@ async def delete(db: Database, *, account_id: int, campaign_id: int) -> None:
         row = await store.get(conn, campaign_id, account_id=account_id)
         if row is None:
             raise NotFound(f"campaign {campaign_id} not found")
+        if row.import_task_id is not None:
+            raise Conflict(f"campaign {campaign_id} is importing recipients; not deleted")
         if not await store.delete_campaign(
             conn, campaign_id=campaign_id, allowed=DELETABLE_CAMPAIGN_STATUSES
         ):
@@ -267,6 +278,8 @@ async def clear_recipients(db: Database, *, account_id: int, campaign_id: int) -
             raise NotFound(f"campaign {campaign_id} not found")
         if row.status not in EDITABLE_CAMPAIGN_STATUSES:
             raise Conflict(f"campaign {campaign_id} is {row.status}; recipients are fixed")
+        if row.import_task_id is not None:
+            raise Conflict(f"campaign {campaign_id} is importing recipients; nothing removed")
         return await message_store.delete_all(conn, campaign_id=campaign_id)
 
 
@@ -286,27 +299,93 @@ async def add_recipients(
     campaign_id: int,
     entries: Sequence[RecipientInput],
     limit: int,
+    replace: bool = False,
 ) -> list[RecipientResult]:
     """Screen and add recipients; one result (Mobizon code) per entry, in order.
 
     All accepted recipients are written in one transaction: either all of them are
-    added or, on error, none.
+    added or, on error, none. ``replace`` first deletes the campaign's recipients, in
+    the same transaction.
     """
     if len(entries) > limit:
-        raise InvalidInput(f"at most {limit} recipients per request", field="recipients")
+        raise InvalidInput(
+            f"at most {limit} recipients per request; nothing was added", field="recipients"
+        )
     if not entries:
         raise InvalidInput("recipients must not be empty", field="recipients")
     for attempt in range(3):
         try:
-            return await _add_recipients(db, account_id, campaign_id, entries)
+            return await _add_recipients(db, account_id, campaign_id, entries, replace)
         except IntegrityError:  # a concurrent request added the same phone
             if attempt == 2:
                 raise Conflict("recipients changed concurrently; retry the request") from None
     raise AssertionError("unreachable")
 
 
+async def cards_as_recipients(
+    db: Database, *, account_id: int, card_ids: Sequence[int]
+) -> list[RecipientInput]:
+    """Every mobile number of each card (code 30 for a missing card, 31 for a card
+    without one); the card's name and fields are its placeholder variables."""
+    async with db.read() as conn:
+        numbers = await contact_store.card_numbers(conn, account_id=account_id, card_ids=card_ids)
+        variables = await contact_store.card_variables(
+            conn, account_id=account_id, card_ids=list(numbers)
+        )
+    out: list[RecipientInput] = []
+    for card_id in card_ids:
+        if card_id not in numbers:
+            out.append(
+                RecipientInput(None, card_id=card_id, code=recipients.ResultCode.CARD_NOT_FOUND)
+            )
+        elif not numbers[card_id]:
+            out.append(
+                RecipientInput(
+                    None, card_id=card_id, code=recipients.ResultCode.CARD_WITHOUT_MOBILE
+                )
+            )
+        else:
+            out.extend(
+                RecipientInput(phone, variables.get(card_id, {}), card_id=card_id)
+                for phone in numbers[card_id]
+            )
+    return out
+
+
+async def contacts_as_recipients(
+    db: Database, *, account_id: int, contact_ids: Sequence[int]
+) -> list[RecipientInput]:
+    """The number of each contact (code 32 for a missing contact, 31 when it is not a
+    phone number)."""
+    async with db.read() as conn:
+        numbers = await contact_store.contact_numbers(
+            conn, account_id=account_id, contact_ids=contact_ids
+        )
+    out: list[RecipientInput] = []
+    for contact_id in contact_ids:
+        if contact_id not in numbers:
+            out.append(
+                RecipientInput(
+                    None, contact_id=contact_id, code=recipients.ResultCode.CONTACT_NOT_FOUND
+                )
+            )
+        elif numbers[contact_id] is None:
+            out.append(
+                RecipientInput(
+                    None, contact_id=contact_id, code=recipients.ResultCode.CARD_WITHOUT_MOBILE
+                )
+            )
+        else:
+            out.append(RecipientInput(numbers[contact_id], contact_id=contact_id))
+    return out
+
+
 async def _add_recipients(
-    db: Database, account_id: int, campaign_id: int, entries: Sequence[RecipientInput]
+    db: Database,
+    account_id: int,
+    campaign_id: int,
+    entries: Sequence[RecipientInput],
+    replace: bool,
 ) -> list[RecipientResult]:
     now = utcnow()
     async with db.begin() as conn:
@@ -318,19 +397,33 @@ async def _add_recipients(
                 f"campaign {campaign_id} is {campaign.status}; recipients can only be "
                 "added to a DRAFT"
             )
+        if campaign.import_task_id is not None:
+            raise Conflict(
+                f"campaign {campaign_id} is locked: import task {campaign.import_task_id} "
+                "is adding recipients"
+            )
+        if replace:
+            await message_store.delete_all(conn, campaign_id=campaign_id)
         account = await account_store.get(conn, account_id)
         assert account is not None
         policy = _policy(account)
         flag = templates.PlaceholdersFlag(campaign.placeholders_flag)
         seen: set[str] = set()
-        screened = [recipients.screen(e.phone, policy=policy, seen=seen) for e in entries]
-        ok_phones = [s.phone.e164 for s in screened if s.phone is not None and s.code == 0]
+        screened = [
+            None if e.code is not None else recipients.screen(e.phone, policy=policy, seen=seen)
+            for e in entries
+        ]
+        ok_phones = [
+            s.phone.e164 for s in screened if s is not None and s.phone is not None and s.code == 0
+        ]
         existing = await message_store.existing_phones(
             conn, campaign_id=campaign_id, phones=ok_phones
         )
+        blocked = await stoplist.blocked(conn, account_id=account_id, phones=ok_phones)
         if campaign.type == "single":
             already = await store.pending_messages(conn, campaign_id, list(MessageStatus))
-            if already + len(ok_phones) - len(existing) > 1:
+            fresh = {p for p in ok_phones if p not in existing and p not in blocked}
+            if already + len(fresh) > 1:
                 raise Conflict("a single campaign takes exactly one recipient")
         base_measure = encoding.measure(campaign.text)
         price_per_segment: Decimal = campaign.price_per_segment
@@ -338,12 +431,19 @@ async def _add_recipients(
         rows: list[dict[str, Any]] = []
         slots: list[int] = []
         for entry, s in zip(entries, screened, strict=True):
+            cid, kid = entry.contact_id, entry.card_id
+            if s is None:
+                assert entry.code is not None
+                results.append(RecipientResult("", entry.code, None, None, cid, kid))
+                continue
             code = s.code
             phone = s.phone
             text: str | None = None
             segments = base_measure.segments
             if code == recipients.ResultCode.OK and phone is not None:
-                if phone.e164 in existing:
+                if phone.e164 in blocked:
+                    code = recipients.ResultCode.STOP_LIST
+                elif phone.e164 in existing:
                     code = recipients.ResultCode.DUPLICATE
                 elif campaign.type == "template":
                     try:
@@ -353,10 +453,10 @@ async def _add_recipients(
                     else:
                         segments = encoding.segments(text)
             if code != recipients.ResultCode.OK or phone is None:
-                results.append(RecipientResult(s.raw, code, None))
+                results.append(RecipientResult(s.raw, code, None, None, cid, kid))
                 continue
             slots.append(len(results))
-            results.append(RecipientResult(s.raw, code, None, phone.e164))
+            results.append(RecipientResult(s.raw, code, None, phone.e164, cid, kid))
             rows.append(
                 {
                     "phone": phone.e164,
@@ -368,11 +468,17 @@ async def _add_recipients(
                     "price": price_per_segment * segments,
                 }
             )
-        ids = await message_store.insert_new(conn, campaign_id=campaign_id, rows=rows, now=now)
-        for slot, message_id in zip(slots, ids, strict=True):
+        message_ids = await message_store.insert_new(
+            conn, campaign_id=campaign_id, rows=rows, now=now
+        )
+        for slot, message_id in zip(slots, message_ids, strict=True):
             r = results[slot]
-            results[slot] = RecipientResult(r.phone, r.code, message_id, r.e164)
-        await store.add_rejected(conn, campaign_id=campaign_id, count=len(results) - len(ids))
+            results[slot] = RecipientResult(
+                r.phone, r.code, message_id, r.e164, r.contact_id, r.card_id
+            )
+        await store.add_rejected(
+            conn, campaign_id=campaign_id, count=len(results) - len(message_ids)
+        )
     return results
 
 
@@ -432,6 +538,11 @@ async def start(db: Database, *, account_id: int, campaign_id: int) -> Row[Any]:
         row = await _load(conn, campaign_id, account_id)
         if row.status != CampaignStatus.DRAFT:
             raise _conflict("start", campaign_id, row.status)
+        if row.import_task_id is not None:
+            raise Conflict(
+                f"campaign {campaign_id} is still importing recipients (task "
+                f"{row.import_task_id}); start it when the import has finished"
+            )
         if not await store.pending_messages(conn, campaign_id, [MessageStatus.NEW]):
             raise Conflict(f"campaign {campaign_id} has no recipients to send to")
         account = await account_store.get(conn, account_id)

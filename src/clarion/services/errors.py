@@ -27,6 +27,10 @@ class InvalidInput(ServiceError):
         self.field = field
 
 
+class PayloadTooLarge(InvalidInput):
+    pass
+
+
 class Conflict(ServiceError):
     pass
 

@@ -81,29 +81,52 @@ async def existing_phones(
     conn: AsyncConnection, *, campaign_id: int, phones: Sequence[str]
 ) -> set[str]:
     found: set[str] = set()
+    statement = statements.cached(
+        conn,
+        "existing_phones",
+        lambda: select(messages.c.phone).where(
+            messages.c.campaign_id == bindparam("cid"), _phone_filter(conn)
+        ),
+    )
     for chunk in _chunks(phones):
         result = await conn.execute(
-            select(messages.c.phone).where(
-                messages.c.campaign_id == campaign_id, messages.c.phone.in_(chunk)
-            )
+            statement, {"cid": campaign_id, "phones": _ids_value(conn, chunk)}
         )
         found.update(result.scalars())
     return found
 
 
+def _phone_filter(conn: AsyncConnection) -> ColumnElement[bool]:
+    if conn.dialect.name == "postgresql":
+        return messages.c.phone == any_(bindparam("phones", type_=postgresql.ARRAY(String)))
+    phones = func.json_each(bindparam("phones", type_=String)).table_valued("value")
+    return messages.c.phone.in_(select(phones.c.value))
+
+
 async def insert_new(
-    conn: AsyncConnection, *, campaign_id: int, rows: Sequence[dict[str, Any]], now: datetime
+    conn: AsyncConnection,
+    *,
+    campaign_id: int,
+    rows: Sequence[dict[str, Any]],
+    now: datetime,
+    returning: bool = True,
 ) -> list[int]:
     """Insert NEW messages (dicts with phone, country, operator, variables, text,
-    segments, price); returns their ids in order and counts them."""
+    segments, price) and count them; returns their ids in order (``returning=False``,
+    for bulk imports that do not need them: an empty list, and a faster insert)."""
     ids: list[int] = []
     for chunk in _chunks(rows, 1000):
+        params = [
+            {**row, "campaign_id": campaign_id, "status": MessageStatus.NEW, "created_at": now}
+            for row in chunk
+        ]
+        if not returning:
+            await conn.execute(
+                statements.cached(conn, "insert_message", lambda: insert(messages)), params
+            )
+            continue
         result = await conn.execute(
-            insert(messages).returning(messages.c.id, sort_by_parameter_order=True),
-            [
-                {**row, "campaign_id": campaign_id, "status": MessageStatus.NEW, "created_at": now}
-                for row in chunk
-            ],
+            insert(messages).returning(messages.c.id, sort_by_parameter_order=True), params
         )
         ids.extend(int(i) for i in result.scalars())
     if rows:
@@ -120,11 +143,22 @@ async def insert_new(
     return ids
 
 
-async def delete_all(conn: AsyncConnection, *, campaign_id: int) -> int:
-    """Remove every message of a never-started campaign (and zero its counters)."""
+async def last_id(conn: AsyncConnection, *, campaign_id: int) -> int:
+    """The highest message id of the campaign (0 if none)."""
+    result = await conn.execute(
+        select(func.coalesce(func.max(messages.c.id), 0)).where(
+            messages.c.campaign_id == campaign_id
+        )
+    )
+    return int(result.scalar_one())
+
+
+async def delete_all(conn: AsyncConnection, *, campaign_id: int, after_id: int = 0) -> int:
+    """Remove the messages of a never-started campaign with id > ``after_id`` (all by
+    default; an import rolled back removes only its own), adjusting the counters."""
     result = await conn.execute(
         messages.delete()
-        .where(messages.c.campaign_id == campaign_id)
+        .where(messages.c.campaign_id == campaign_id, messages.c.id > after_id)
         .returning(messages.c.status, messages.c.segments, messages.c.price)
     )
     deltas: dict[tuple[int, str], list[Any]] = {}
@@ -172,7 +206,7 @@ def _id_filter(conn: AsyncConnection) -> ColumnElement[bool]:
     return messages.c.id.in_(select(ids.c.value))
 
 
-def _ids_value(conn: AsyncConnection, ids: Sequence[int]) -> object:
+def _ids_value(conn: AsyncConnection, ids: Sequence[int] | Sequence[str]) -> object:
     return list(ids) if conn.dialect.name == "postgresql" else json.dumps(list(ids))
 
 

@@ -1,0 +1,1 @@
+"""Recipient imports: file readers and the chunk pipeline."""

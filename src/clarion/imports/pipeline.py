@@ -1,0 +1,103 @@
+"""Screening of recipient rows in chunks: pure, picklable, run in worker processes.
+
+An import reads rows in the event loop's process, screens chunks of them here (in a
+process pool for big files, so phone validation uses every core), and writes the
+accepted rows and the rejections in one transaction per chunk together with the
+task's checkpoint (services/imports.py).
+
+What is decided here: normalisation and Mobizon codes 1/2/3/6/7/8, placeholders
+(code 20 under placeholdersFlag 3), duplicates within the chunk (4), the rendered
+text, its segments and price. What needs the database is decided by the caller:
+duplicates against rows already in the campaign (4) and stop-lists (5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from clarion.domain import encoding, recipients, templates
+
+# (row number in the source, raw phone value, placeholder variables or None)
+SourceRow = tuple[int, object, Mapping[str, str] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenSpec:
+    """What screening needs to know about the campaign and the account."""
+
+    campaign_type: str
+    text: str
+    placeholders_flag: int
+    price_micros_per_segment: int
+    allowed_countries: frozenset[str] | None = None
+    blocked_operators: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    row: int
+    phone: str
+    country: str
+    operator: str
+    variables: dict[str, str] | None
+    text: str | None
+    segments: int
+    price_micros: int
+
+
+@dataclass(slots=True)
+class ChunkResult:
+    accepted: list[Accepted] = field(default_factory=list)
+    # (row number, value as given, result code)
+    rejected: list[tuple[int, str, int]] = field(default_factory=list)
+
+
+def _raw(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def screen_rows(spec: ScreenSpec, rows: Sequence[SourceRow]) -> ChunkResult:
+    """Screen one chunk. Order of checks follows Mobizon: number, account policy,
+    duplicate, placeholders."""
+    policy = recipients.Policy(
+        allowed_countries=spec.allowed_countries, blocked_operators=spec.blocked_operators
+    )
+    flag = templates.PlaceholdersFlag(spec.placeholders_flag)
+    template = spec.campaign_type == "template"
+    base_segments = encoding.segments(spec.text)
+    seen: set[str] = set()
+    out = ChunkResult()
+    for row, raw, variables in rows:
+        screened = recipients.screen(raw, policy=policy, seen=seen)
+        phone = screened.phone
+        if screened.code != recipients.ResultCode.OK or phone is None:
+            out.rejected.append((row, _raw(raw), int(screened.code)))
+            continue
+        text: str | None = None
+        segments = base_segments
+        kept: dict[str, str] | None = None
+        if template:
+            kept = dict(variables or {})
+            try:
+                text = templates.render(spec.text, kept, flag=flag)
+            except templates.MissingPlaceholderError:
+                seen.discard(phone.e164)
+                out.rejected.append(
+                    (row, _raw(raw), int(recipients.ResultCode.MISSING_PLACEHOLDER))
+                )
+                continue
+            segments = encoding.segments(text)
+        out.accepted.append(
+            Accepted(
+                row=row,
+                phone=phone.e164,
+                country=phone.country,
+                operator=phone.operator,
+                variables=kept or None,
+                text=text,
+                segments=segments,
+                price_micros=segments * spec.price_micros_per_segment,
+            )
+        )
+    return out
