@@ -77,9 +77,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         database_url=database_url,
+        data_dir=str(tmp_path / "data"),
+        import_workers=0,
+        max_import_bytes=64 * 1024,
         default_channel="fake",
         max_campaign_rate=0,
         batch_size=100,

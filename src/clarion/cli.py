@@ -8,11 +8,14 @@ automatically; on PostgreSQL run ``clarion db upgrade`` once per release.
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import logging
+import multiprocessing
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -23,6 +26,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from clarion.config import Settings
+from clarion.domain.recipients import describe_code
 from clarion.services import accounts as account_service
 from clarion.services import campaigns as campaign_service
 from clarion.services.errors import ServiceError
@@ -33,7 +37,9 @@ app = typer.Typer(help="Clarion: self-hosted outbound campaign manager.", no_arg
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Accounts (tenants) and their balance.", no_args_is_help=True)
 campaigns_app = typer.Typer(help="Inspect campaigns.", no_args_is_help=True)
+recipients_app = typer.Typer(help="Recipient lists.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(recipients_app, name="recipients")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(campaigns_app, name="campaigns")
 
@@ -228,6 +234,100 @@ def campaigns_stats(campaign_id: int, database: DatabaseOpt = None) -> None:
     table.add_row("total", str(stats.total_messages), str(stats.total_segments))
     console.print(table)
     console.print(f"cost: {stats.cost}")
+
+
+@recipients_app.command("import")
+def recipients_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    campaign: Annotated[int, typer.Option(help="Campaign id (a DRAFT).")],
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            help="KOI8-R, CP866, WINDOWS-1252, WINDOWS-1251, UTF-8, "
+            "ASCII, ISO-8859-1, UCS-2 (default: BOM or UTF-8)."
+        ),
+    ] = None,
+    delimiter: Annotated[str, typer.Option(help="CSV column separator.")] = ",",
+    enclosure: Annotated[str, typer.Option(help="CSV quote character.")] = "'",
+    skip_header: Annotated[bool, typer.Option(help="Skip the first row.")] = False,
+    replace: Annotated[bool, typer.Option(help="Delete the current recipients first.")] = False,
+    workers: Annotated[
+        int | None, typer.Option(help="Screening processes (default CLARION_IMPORT_WORKERS).")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Write the rejected rows (CSV) to this file.")
+    ] = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Import a CSV / XLS / XLSX file of recipients into a campaign, with progress."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from clarion.imports import readers
+    from clarion.services import imports
+
+    settings = _settings(database)
+    _prepare(settings)
+    account_id = _account_of(settings, campaign)
+    options = readers.CsvOptions(
+        delimiter=delimiter, enclosure=enclosure, skip_header=skip_header, encoding=encoding
+    )
+    pool_size = settings.import_workers if workers is None else workers
+
+    async def work(db: Database) -> tuple[str, Any, list[tuple[int, str, int]]]:
+        task_id = await imports.start_file_import(
+            db,
+            account_id=account_id,
+            campaign_id=campaign,
+            path=file.resolve(),
+            options=options,
+            replace=replace,
+        )
+        executor = (
+            ProcessPoolExecutor(pool_size, mp_context=multiprocessing.get_context("spawn"))
+            if pool_size > 0
+            else None
+        )
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        ) as bar:
+            line = bar.add_task(f"importing {file.name}", total=None)
+
+            def progress(done: int, total: int | None) -> None:
+                bar.update(line, completed=done, total=total)
+
+            try:
+                status = await imports.run(db, task_id, executor=executor, progress=progress)
+            finally:
+                if executor is not None:
+                    executor.shutdown(cancel_futures=True)
+        task = await imports.get(db, account_id=account_id, task_id=task_id)
+        rejected = await imports.rejections(db, account_id=account_id, task_id=task_id)
+        return status, task, rejected
+
+    status, task, rejected = _run(settings, work)
+    if status != "DONE":
+        err.print(f"[red]import failed:[/red] {task.error}")
+        raise typer.Exit(1)
+    result = task.result or {}
+    console.print(
+        f"task {task.id}: added {result.get('added', 0)}, rejected {result.get('rejected', 0)}"
+    )
+    codes = {k: v for k, v in (result.get("codes") or {}).items() if k != "0"}
+    if codes:
+        table = Table("code", "rows", "meaning", title="rejected rows")
+        for code, count in sorted(codes.items(), key=lambda kv: int(kv[0])):
+            table.add_row(code, str(count), describe_code(int(code)))
+        console.print(table)
+    if report is not None:
+        with report.open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["row", "value", "code", "reason"])
+            writer.writerows((n, v, c, describe_code(c)) for n, v, c in rejected)
+        console.print(f"rejected rows written to {report}")
 
 
 async def _demo_key(db: Database, stored: str) -> tuple[int, str]:

@@ -1,1 +1,1 @@
-"""Recipient imports: file readers and the chunk pipeline."""
+"""Reading recipient files (CSV, XLS, XLSX) for campaign imports."""
