@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,8 @@ from clarion.store.schema import messages, tasks
 
 
 def write_csv(path: Path, rows: list[list[str]], *, encoding: str = "utf-8") -> Path:
-    with path.open("w", newline="", encoding=encoding) as fh:
-        csv.writer(fh).writerows(rows)
+    """Comma-separated, no quoting (Mobizon's default enclosure is ')."""
+    path.write_text("".join(",".join(row) + "\n" for row in rows), encoding=encoding)
     return path
 
 

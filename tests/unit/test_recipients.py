@@ -52,6 +52,9 @@ def test_result_codes_match_mobizon() -> None:
         "UNKNOWN_DESTINATION": 7,
         "OPERATOR_NOT_SERVED": 8,
         "MISSING_PLACEHOLDER": 20,
+        "CARD_NOT_FOUND": 30,
+        "CARD_WITHOUT_MOBILE": 31,
+        "CONTACT_NOT_FOUND": 32,
         "SYSTEM_ERROR": 99,
     }
 
