@@ -232,3 +232,63 @@ def test_no_arguments_shows_help(runner: CliRunner) -> None:
     result = runner.invoke(app, [])
     assert "accounts" in result.output
     assert "campaigns" in result.output
+
+
+def test_recipients_import_with_report(runner: CliRunner, url: str, tmp_path: Path) -> None:
+    data = create_account(runner, url)
+    campaign_id = make_campaign(url, int(data["account_id"]))
+    source = tmp_path / "list.csv"
+    source.write_text(
+        "number\n+77010000005\n+77010000006\nnot-a-phone\n+77010000005\n", encoding="cp1251"
+    )
+    report = tmp_path / "rejected.csv"
+    out = ok(
+        run(
+            runner,
+            url,
+            "recipients",
+            "import",
+            str(source),
+            "--campaign",
+            str(campaign_id),
+            "--skip-header",
+            "--encoding",
+            "WINDOWS-1251",
+            "--workers",
+            "0",
+            "--report",
+            str(report),
+        )
+    )
+    assert "added 2, rejected 2" in out
+    lines = report.read_text().splitlines()
+    assert lines[0] == "row,value,code,reason"
+    assert [line.split(",")[:3] for line in lines[1:]] == [
+        ["4", "not-a-phone", "3"],
+        ["5", "+77010000005", "4"],
+    ]
+    stats = ok(run(runner, url, "campaigns", "stats", str(campaign_id)))
+    new_row = next(line for line in stats.splitlines() if " NEW " in line)
+    assert new_row.split("│")[1].strip() == "4"  # 2 from make_campaign + 2 imported
+
+
+def test_recipients_import_of_garbage_fails_cleanly(
+    runner: CliRunner, url: str, tmp_path: Path
+) -> None:
+    data = create_account(runner, url)
+    campaign_id = make_campaign(url, int(data["account_id"]))
+    source = tmp_path / "garbage.csv"
+    source.write_bytes(b"\x00\x01\x02binary\x00garbage")
+    result = run(
+        runner,
+        url,
+        "recipients",
+        "import",
+        str(source),
+        "--campaign",
+        str(campaign_id),
+        "--workers",
+        "0",
+    )
+    assert result.exit_code == 1
+    assert "import failed" in result.output
