@@ -269,7 +269,7 @@ def test_recipients_import_with_report(runner: CliRunner, url: str, tmp_path: Pa
     ]
     stats = ok(run(runner, url, "campaigns", "stats", str(campaign_id)))
     new_row = next(line for line in stats.splitlines() if " NEW " in line)
-    assert new_row.split("│")[1].strip() == "4"  # 2 from make_campaign + 2 imported
+    assert new_row.split("│")[2].strip() == "4"  # 2 from make_campaign + 2 imported
 
 
 def test_recipients_import_of_garbage_fails_cleanly(

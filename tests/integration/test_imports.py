@@ -9,13 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from clarion.imports.readers import CsvOptions
 from sqlalchemy import func, select, update
 from tests.conftest import Tenant
 from tests.helpers import drain, make_campaign, phones
 
 from clarion.config import Settings
 from clarion.dispatch.engine import Dispatcher
+from clarion.imports.readers import CsvOptions
 from clarion.services import imports
 from clarion.store import stoplist
 from clarion.store.db import Database

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from clarion import __version__
-from clarion.api import problems, v1
+from clarion.api import addressbook, problems, v1
 from clarion.config import Settings
 from clarion.dispatch.engine import Dispatcher, build_dispatcher
 from clarion.store.db import Database
@@ -59,6 +59,7 @@ def create_app(
     app.state.db = database
     problems.install(app)
     app.include_router(v1.router)
+    app.include_router(addressbook.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def landing() -> str:

@@ -153,9 +153,7 @@ def contact_value(contact: ContactIn, index: int = 0) -> store.NewContact:
     if not value:
         raise InvalidInput(f"{where}.value must not be empty", field="contacts")
     if len(value) > MAX_VALUE:
-        raise InvalidInput(
-            f"{where}.value is longer than {MAX_VALUE} characters", field="contacts"
-        )
+        raise InvalidInput(f"{where}.value is longer than {MAX_VALUE} characters", field="contacts")
     phone: str | None = None
     if contact.type in store.PHONE_TYPES:
         try:
@@ -284,9 +282,7 @@ async def search_cards(
         return await _cards(conn, rows), total
 
 
-async def update_card(
-    db: Database, *, account_id: int, card_id: int, changes: CardChanges
-) -> Card:
+async def update_card(db: Database, *, account_id: int, card_id: int, changes: CardChanges) -> Card:
     values: dict[str, Any] = {}
     if changes.name is not None:
         values["name"] = _name(changes.name)
