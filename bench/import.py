@@ -374,9 +374,13 @@ def xlsx_values(path: Path) -> Iterator[str]:
         yield str(int(value)) if isinstance(value, float) else str(value)
 
 
-def baseline(values: Callable[[Path], Iterable[str]], source: Path, db_path: Path) -> Baseline:
+def remove_database(path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
-        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def baseline(values: Callable[[Path], Iterable[str]], source: Path, db_path: Path) -> Baseline:
+    remove_database(db_path)
     conn = sqlite3.connect(db_path, isolation_level=None)
     try:
         for statement in ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL"):
@@ -496,6 +500,7 @@ class Imported:
     peak_mb: float  # sum of per-process peaks
     sampled_peak_mb: float
     processes: int
+    main_mb: float  # this process's peak
     hwm_reset: bool
     problems: list[str]
 
@@ -571,6 +576,7 @@ async def run_import(
         peak_mb=sum(peaks.values()) / 1024,
         sampled_peak_mb=memory.sampled_peak_kb / 1024,
         processes=len(peaks),
+        main_mb=peaks.get(os.getpid(), 0) / 1024,
         hwm_reset=memory.reset_ok,
         problems=problems,
     )
@@ -663,9 +669,9 @@ class Outcome:
 
 
 async def bench(args: argparse.Namespace, directory: Path) -> int:
-    url = f"sqlite:///{directory / 'clarion-import-bench.db'}"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{directory / 'clarion-import-bench.db'}{suffix}").unlink(missing_ok=True)
+    database = directory / "clarion-import-bench.db"
+    remove_database(database)
+    url = f"sqlite:///{database}"
     load = os.getloadavg()[0]
     upgrade(url)
     db = Database(url)
@@ -686,11 +692,11 @@ async def bench(args: argparse.Namespace, directory: Path) -> int:
             started = time.perf_counter()
             expected = write(path, count, args.seed)
             print(
-                f"{label}: written in {time.perf_counter() - started:.1f} s "
-                f"({path.stat().st_size / 2**20:.1f} MiB); baseline ...",
+                f"{label}: written in {time.perf_counter() - started:.1f} s; baseline ...",
                 file=sys.stderr,
             )
             base = baseline(values, path, directory / "baseline.db")
+            remove_database(directory / "baseline.db")
             print(f"{label}: baseline {base.rate:,.0f} rows/s; importing ...", file=sys.stderr)
             imported = await run_import(
                 db,
@@ -705,7 +711,7 @@ async def bench(args: argparse.Namespace, directory: Path) -> int:
             )
             print(f"{label}: imported in {imported.seconds:.1f} s", file=sys.stderr)
             outcomes.append(Outcome(label, count, base, imported))
-            path.unlink()
+            remove_database(path)
     finally:
         await db.dispose()
     report(outcomes, load, args)
@@ -754,6 +760,7 @@ def report(outcomes: list[Outcome], load: float, args: argparse.Namespace) -> No
             f"  {verdict(i.peak_mb < TARGET_RSS_MB)}{memory_note}"
         )
         print(f"{'  sampled simultaneous (MB)':<30}{i.sampled_peak_mb:>14.1f}")
+        print(f"{'  of which this process (MB)':<30}{i.main_mb:>14.1f}")
         print(f"{'  processes in the tree':<30}{i.processes:>14}")
     print(f"(listmonk claims about {LISTMONK_RATE:,} rows/s)")
     print()

@@ -339,3 +339,95 @@ async def test_stop_list_checked_again_at_send(
     async with db.read() as conn:
         total = (await conn.execute(select(func.count()).select_from(messages))).scalar_one()
     assert total == 4
+
+
+async def make_card(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    name: str,
+    contacts: list[dict[str, str]],
+    groups: list[int] | None = None,
+    fields: dict[str, str] | None = None,
+) -> int:
+    r = await client.post(
+        "/v1/contact-cards",
+        headers=tenant.headers,
+        json={"name": name, "contacts": contacts, "groups": groups or [], "fields": fields or {}},
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+async def test_cards_and_contacts_as_sources(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    campaign = await make_campaign(client, tenant.headers, type="template", text="Hi {name}")
+    cid = campaign["id"]
+    p = phones(3)
+    ann = await make_card(client, tenant, "Ann", [{"type": "mobile", "value": p[0]}])
+    mail = await make_card(client, tenant, "Mail", [{"type": "email", "value": "m@example.com"}])
+    r = await client.post(
+        f"/v1/campaigns/{cid}/recipients",
+        headers=tenant.headers,
+        json={"cards": [ann, mail, 999_999]},
+    )
+    assert r.status_code == 200, r.text
+    assert [(x["card_id"], x["code"]) for x in r.json()["recipients"]] == [
+        (ann, 0),
+        (mail, 31),
+        (999_999, 30),
+    ]
+    card = (await client.get(f"/v1/contact-cards/{ann}", headers=tenant.headers)).json()
+    bo = await make_card(client, tenant, "Bo", [{"type": "mobile", "value": p[1]}])
+    bo_card = (await client.get(f"/v1/contact-cards/{bo}", headers=tenant.headers)).json()
+    contact_ids = [bo_card["contacts"][0]["id"], card["contacts"][0]["id"], 888_888]
+    r = await client.post(
+        f"/v1/campaigns/{cid}/recipients", headers=tenant.headers, json={"contacts": contact_ids}
+    )
+    assert [(x["contact_id"], x["code"]) for x in r.json()["recipients"]] == [
+        (contact_ids[0], 0),
+        (contact_ids[1], 4),
+        (888_888, 32),
+    ]
+    r = await client.get(f"/v1/campaigns/{cid}/messages", headers=tenant.headers)
+    assert {m["phone"]: m["text"] for m in r.json()["items"]} == {p[0]: "Hi Ann", p[1]: "Hi Bo"}
+    # Exactly one source per request.
+    r = await client.post(
+        f"/v1/campaigns/{cid}/recipients",
+        headers=tenant.headers,
+        json={"cards": [ann], "contacts": [1]},
+    )
+    assert r.status_code == 422
+    r = await client.post(f"/v1/campaigns/{cid}/recipients", headers=tenant.headers, json={})
+    assert r.status_code == 422
+
+
+async def test_group_import_task(client: httpx.AsyncClient, tenant: Tenant, db: Database) -> None:
+    r = await client.post("/v1/contact-groups", headers=tenant.headers, json={"name": "vip"})
+    vip = r.json()["id"]
+    r = await client.post("/v1/contact-groups", headers=tenant.headers, json={"name": "all"})
+    everyone = r.json()["id"]
+    p = phones(5)
+    for i, number in enumerate(p):
+        await make_card(
+            client,
+            tenant,
+            f"N{i}",
+            [{"type": "mobile", "value": number}],
+            groups=[vip, everyone] if i < 2 else [everyone],
+        )
+    await make_card(client, tenant, "nomobile", [{"type": "email", "value": "x@y.z"}], groups=[vip])
+    campaign = await make_campaign(client, tenant.headers)
+    r = await client.post(
+        f"/v1/campaigns/{campaign['id']}/recipients/groups",
+        headers=tenant.headers,
+        json={"groups": [vip, everyone]},
+    )
+    assert r.status_code == 202, r.text
+    task_id = r.json()["id"]
+    assert await imports.run(db, task_id, chunk_size=2) == "DONE"
+    assert sorted(await message_phones(db, campaign["id"])) == sorted(p)  # each card once
+    r = await client.post(
+        f"/v1/campaigns/{campaign['id']}/recipients/groups",
+        headers=tenant.headers,
+        json={"groups": [123_456]},
+    )
+    assert r.status_code == 404

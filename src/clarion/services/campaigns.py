@@ -356,10 +356,16 @@ async def contacts_as_recipients(
     db: Database, *, account_id: int, contact_ids: Sequence[int]
 ) -> list[RecipientInput]:
     """The number of each contact (code 32 for a missing contact, 31 when it is not a
-    phone number)."""
+    phone number); its card's name and fields are its placeholder variables."""
     async with db.read() as conn:
         numbers = await contact_store.contact_numbers(
             conn, account_id=account_id, contact_ids=contact_ids
+        )
+        cards = await contact_store.contact_cards_of(
+            conn, account_id=account_id, contact_ids=list(numbers)
+        )
+        variables = await contact_store.card_variables(
+            conn, account_id=account_id, card_ids=sorted(set(cards.values()))
         )
     out: list[RecipientInput] = []
     for contact_id in contact_ids:
@@ -376,7 +382,13 @@ async def contacts_as_recipients(
                 )
             )
         else:
-            out.append(RecipientInput(numbers[contact_id], contact_id=contact_id))
+            out.append(
+                RecipientInput(
+                    numbers[contact_id],
+                    variables.get(cards.get(contact_id, 0), {}),
+                    contact_id=contact_id,
+                )
+            )
     return out
 
 

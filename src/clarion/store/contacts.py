@@ -451,6 +451,20 @@ async def contact_numbers(
     return found
 
 
+async def contact_cards_of(
+    conn: AsyncConnection, *, account_id: int, contact_ids: Sequence[int]
+) -> dict[int, int]:
+    """contact id -> its card id, for existing contacts of the account."""
+    found: dict[int, int] = {}
+    statement = select(contacts.c.id, contacts.c.card_id).where(
+        contacts.c.account_id == account_id, _in_ids(conn, contacts.c.id)
+    )
+    for chunk in _chunks(contact_ids):
+        result = await conn.execute(statement, {"ids": _ids(conn, chunk)})
+        found.update((int(c), int(k)) for c, k in result)
+    return found
+
+
 async def existing_groups(
     conn: AsyncConnection, *, account_id: int, group_ids: Sequence[int]
 ) -> set[int]:
