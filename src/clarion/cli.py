@@ -38,7 +38,12 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Accounts (tenants) and their balance.", no_args_is_help=True)
 campaigns_app = typer.Typer(help="Inspect campaigns.", no_args_is_help=True)
 recipients_app = typer.Typer(help="Recipient lists.", no_args_is_help=True)
+stoplist_app = typer.Typer(
+    help="Stop-lists: an account's, or the system list that applies to every account.",
+    no_args_is_help=True,
+)
 app.add_typer(db_app, name="db")
+app.add_typer(stoplist_app, name="stoplist")
 app.add_typer(recipients_app, name="recipients")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(campaigns_app, name="campaigns")
@@ -328,6 +333,76 @@ def recipients_import(
             writer.writerow(["row", "value", "code", "reason"])
             writer.writerows((n, v, c, describe_code(c)) for n, v, c in rejected)
         console.print(f"rejected rows written to {report}")
+
+
+AccountOpt = Annotated[int | None, typer.Option("--account", help="An account's list.")]
+SystemOpt = Annotated[bool, typer.Option("--system", help="The system stop-list.")]
+
+
+def _owner(account: int | None, system: bool) -> dict[str, Any]:
+    if (account is None) == (not system):
+        raise typer.BadParameter("give exactly one of --account ID or --system")
+    return {"system": True} if system else {"account_id": account}
+
+
+@stoplist_app.command("add")
+def stoplist_add(
+    phones: Annotated[list[str], typer.Argument(help="Numbers in international format.")],
+    account: AccountOpt = None,
+    system: SystemOpt = False,
+    comment: str = "",
+    database: DatabaseOpt = None,
+) -> None:
+    """Add numbers to a stop-list (never sent to, rejected with code 5 when added)."""
+    from clarion.services import stoplists
+
+    owner = _owner(account, system)
+    settings = _settings(database)
+    _prepare(settings)
+    entries = _run(settings, lambda db: stoplists.add(db, phones=phones, comment=comment, **owner))
+    for entry in entries:
+        if entry.normalized is None:
+            err.print(f"{entry.phone}: not added ({entry.error})")
+        else:
+            state = "added" if entry.added else "already listed"
+            console.print(f"{entry.normalized}: {state}")
+
+
+@stoplist_app.command("remove")
+def stoplist_remove(
+    phones: list[str],
+    account: AccountOpt = None,
+    system: SystemOpt = False,
+    database: DatabaseOpt = None,
+) -> None:
+    """Take numbers off a stop-list."""
+    from clarion.services import stoplists
+
+    owner = _owner(account, system)
+    settings = _settings(database)
+    _prepare(settings)
+    removed = _run(settings, lambda db: stoplists.remove_many(db, phones=phones, **owner))
+    console.print(f"removed {removed}")
+
+
+@stoplist_app.command("list")
+def stoplist_list(
+    account: AccountOpt = None,
+    system: SystemOpt = False,
+    limit: int = 100,
+    database: DatabaseOpt = None,
+) -> None:
+    """Show a stop-list."""
+    from clarion.services import stoplists
+
+    owner = _owner(account, system)
+    settings = _settings(database)
+    _prepare(settings)
+    rows, total = _run(settings, lambda db: stoplists.entries(db, limit=limit, **owner))
+    table = Table("phone", "comment", "added", title=f"{total} numbers")
+    for r in rows:
+        table.add_row(r.phone, r.comment, r.created_at.isoformat(timespec="seconds"))
+    console.print(table)
 
 
 async def _demo_key(db: Database, stored: str) -> tuple[int, str]:

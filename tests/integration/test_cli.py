@@ -292,3 +292,20 @@ def test_recipients_import_of_garbage_fails_cleanly(
     )
     assert result.exit_code == 1
     assert "import failed" in result.output
+
+
+def test_stoplist_commands(runner: CliRunner, url: str) -> None:
+    data = create_account(runner, url)
+    account = str(data["account_id"])
+    out = ok(run(runner, url, "stoplist", "add", "+7 701 000 0001", "bad", "--system"))
+    assert "+77010000001: added" in out
+    out = ok(run(runner, url, "stoplist", "add", "+77010000002", "--account", account))
+    assert "+77010000002: added" in out
+    assert "+77010000001" in ok(run(runner, url, "stoplist", "list", "--system"))
+    listed = ok(run(runner, url, "stoplist", "list", "--account", account))
+    assert "+77010000002" in listed and "+77010000001" not in listed
+    assert "removed 1" in ok(
+        run(runner, url, "stoplist", "remove", "+77010000002", "--account", account)
+    )
+    result = run(runner, url, "stoplist", "list")
+    assert result.exit_code != 0

@@ -431,3 +431,51 @@ async def test_group_import_task(client: httpx.AsyncClient, tenant: Tenant, db: 
         json={"groups": [123_456]},
     )
     assert r.status_code == 404
+
+
+async def test_request_rules_overall_code_and_precost(
+    client: httpx.AsyncClient, tenant: Tenant, db: Database
+) -> None:
+    from clarion.services import campaigns as service
+    from clarion.services.errors import InvalidInput
+
+    campaign = await make_campaign(client, tenant.headers, type="template", text="{t}")
+    cid = campaign["id"]
+    # Over the per-request limit (Mobizon: 500): refused, nothing added.
+    entries = [service.RecipientInput(n, {"t": "x"}) for n in phones(501)]
+    with pytest.raises(InvalidInput, match="at most 500"):
+        await service.add_recipients(
+            db, account_id=tenant.id, campaign_id=cid, entries=entries, limit=500
+        )
+    assert await message_phones(db, cid) == []
+    p = phones(3)
+    long_text = "ж" * 71  # UCS-2, 2 segments
+    r = await client.post(
+        f"/v1/campaigns/{cid}/recipients",
+        headers=tenant.headers,
+        json={
+            "recipients": [
+                {"phone": p[0], "variables": {"t": "short"}},
+                {"phone": p[1], "variables": {"t": long_text}},
+                {"phone": "87011234567", "variables": {"t": "local format"}},
+            ]
+        },
+    )
+    body = r.json()
+    assert body["code"] == 98 and [x["code"] for x in body["recipients"]] == [0, 0, 3]
+    stats = (await client.get(f"/v1/campaigns/{cid}/stats", headers=tenant.headers)).json()
+    assert stats["segments"]["NEW"] == 3
+    assert Decimal(stats["estimated_cost"]) == 3 * Decimal("0.05")
+    r = await client.post(
+        f"/v1/campaigns/{cid}/recipients",
+        headers=tenant.headers,
+        json={"recipients": [{"phone": p[0], "variables": {"t": "again"}}]},
+    )
+    assert r.json()["code"] == 99
+    r = await client.post(
+        f"/v1/campaigns/{cid}/recipients",
+        headers=tenant.headers,
+        json={"recipients": [{"phone": p[2], "variables": {"t": "x"}}], "replace": True},
+    )
+    assert r.json()["code"] == 0
+    assert await message_phones(db, cid) == [p[2]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clarion.cli import accounts_app, app, campaigns_app, db_app
+from clarion.cli import accounts_app, app, campaigns_app, db_app, recipients_app, stoplist_app
 from clarion.config import Settings
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
@@ -21,7 +21,14 @@ def test_every_setting_is_in_the_readme() -> None:
 
 def test_every_cli_command_is_in_the_readme() -> None:
     commands = [f"clarion {c.name or c.callback.__name__}" for c in app.registered_commands]  # type: ignore[union-attr]
-    for group, sub in (("db", db_app), ("accounts", accounts_app), ("campaigns", campaigns_app)):
+    groups = (
+        ("db", db_app),
+        ("accounts", accounts_app),
+        ("campaigns", campaigns_app),
+        ("recipients", recipients_app),
+        ("stoplist", stoplist_app),
+    )
+    for group, sub in groups:
         commands += [f"clarion {group} {c.name}" for c in sub.registered_commands]
     missing = [c for c in commands if c not in README]
     assert missing == []

@@ -136,6 +136,7 @@ class Task(BaseModel):
 
 
 class RecipientsOut(BaseModel):
+    code: int = Field(description="0 all added, 98 some, 99 none (Mobizon's overall result)")
     added: int
     rejected: int
     recipients: list[RecipientOut]
@@ -145,6 +146,7 @@ class Stats(BaseModel):
     messages: dict[str, int]
     segments: dict[str, int]
     cost: Decimal
+    estimated_cost: Decimal
     total_messages: int
     total_segments: int
 

@@ -13,7 +13,7 @@ from fastapi.responses import PlainTextResponse
 
 from clarion.api import models, uploads
 from clarion.api.deps import DB, Account, Config
-from clarion.domain.recipients import describe_code
+from clarion.domain.recipients import describe_code, overall
 from clarion.imports import readers
 from clarion.services import campaigns as service
 from clarion.services import imports
@@ -163,6 +163,7 @@ async def add_recipients(
     )
     added = sum(1 for r in results if r.message_id is not None)
     return models.RecipientsOut(
+        code=overall([int(r.code) for r in results]),
         added=added,
         rejected=len(results) - added,
         recipients=[
@@ -314,6 +315,7 @@ async def stats(campaign_id: CampaignId, account: Account, db: DB) -> Any:
         messages=result.messages,
         segments=result.segments,
         cost=result.cost,
+        estimated_cost=result.estimated_cost,
         total_messages=result.total_messages,
         total_segments=result.total_segments,
     )

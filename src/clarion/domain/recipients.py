@@ -261,3 +261,12 @@ def screen(raw: object, *, policy: Policy, seen: set[str]) -> Screened:
         return Screened(ResultCode.DUPLICATE, phone, text)
     seen.add(phone.e164)
     return Screened(ResultCode.OK, phone, text)
+
+
+def overall(codes: list[int]) -> int:
+    """Mobizon's result of a whole AddRecipients call: 0 when every recipient was
+    added, 98 when some but not all were, 99 when none was."""
+    added = sum(1 for c in codes if c == ResultCode.OK)
+    if added == len(codes):
+        return 0
+    return 98 if added else 99

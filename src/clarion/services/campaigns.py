@@ -100,6 +100,9 @@ class Stats:
     messages: dict[str, int]
     segments: dict[str, int]
     cost: Decimal
+    # Pre-cost: what the campaign's messages cost at their computed price (segments x
+    # price), leaving out those deleted by a stop; known as soon as recipients are added.
+    estimated_cost: Decimal
     total_messages: int
     total_segments: int
 
@@ -688,6 +691,9 @@ async def stats(db: Database, *, account_id: int, campaign_id: int) -> Stats:
         messages=msgs,
         segments=segs,
         cost=row.spent,
+        estimated_cost=sum(
+            (c.cost for s, c in counters.items() if s != MessageStatus.DELETED), Decimal(0)
+        ),
         total_messages=sum(msgs.values()),
         total_segments=sum(segs.values()),
     )
