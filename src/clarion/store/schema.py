@@ -253,3 +253,41 @@ audit_events = Table(
     Column("at", UtcDateTime, nullable=False),
     Index(None, "campaign_id", "id"),
 )
+
+
+# Short links (Mobizon's Link module). A personal link (``parent_id`` set) is a
+# recipient's own code for a campaign link, so clicks are attributed to the message.
+links = Table(
+    "links",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("full_link", Text, nullable=False),
+    Column("comment", String(255), nullable=False, server_default=""),
+    Column("status", Integer, nullable=False, server_default="1"),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("click_cnt", Integer, nullable=False, server_default="0"),
+    Column("redirect_cnt", Integer, nullable=False, server_default="0"),
+    Column("campaign_id", BigId, nullable=True),
+    Column("message_id", BigId, nullable=True),
+    Column("parent_id", BigId, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "account_id", "id"),
+    Index(None, "campaign_id"),
+    Index(None, "parent_id"),
+)
+
+# One row per visit of a short link: a click by a person, or a redirect served to a
+# bot / link previewer (HEAD requests, known preview user agents).
+link_visits = Table(
+    "link_visits",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("link_id", ForeignKey("links.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("user_agent", String(255), nullable=False, server_default=""),
+    Column("at", UtcDateTime, nullable=False),
+    Index(None, "link_id", "at"),
+)
