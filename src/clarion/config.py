@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     data_dir: str = Field(
         ".clarion", description="Directory for uploaded import files (kept until imported)."
     )
+    public_base_url: str = Field(
+        "http://127.0.0.1:8080",
+        description="Public address of this server; short links are {public_base_url}/{code}.",
+    )
     sim_seed: int = Field(1, description="Seed of the simulated carriers (reproducible runs).")
     sim_submit_latency: float = Field(0.0, description="Simulated carrier submit latency (s).")
     sim_dlr_min_delay: float = Field(0.5, description="Simulated delivery report min delay (s).")

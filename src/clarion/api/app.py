@@ -14,8 +14,9 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from clarion import __version__
-from clarion.api import addressbook, problems, v1
+from clarion.api import addressbook, links, problems, v1
 from clarion.config import Settings
+from clarion.dialects import mobizon
 from clarion.dispatch.engine import Dispatcher, build_dispatcher
 from clarion.store.db import Database
 
@@ -60,6 +61,8 @@ def create_app(
     problems.install(app)
     app.include_router(v1.router)
     app.include_router(addressbook.router)
+    app.include_router(mobizon.router)
+    app.include_router(links.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def landing() -> str:
@@ -70,4 +73,5 @@ def create_app(
         await database.ping()
         return {"status": "ok"}
 
+    app.include_router(links.redirect_router())  # last: GET|HEAD /{code} of short links
     return app

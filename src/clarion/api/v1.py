@@ -269,11 +269,13 @@ async def clear_recipients(campaign_id: CampaignId, account: Account, db: DB) ->
 
 
 @router.post("/campaigns/{campaign_id}/start", response_model=models.Campaign)
-async def start(campaign_id: CampaignId, account: Account, db: DB) -> Any:
+async def start(campaign_id: CampaignId, account: Account, db: DB, settings: Config) -> Any:
     """DRAFT -> RUNNING (or SCHEDULED with a future start_at, MODERATION when the
     account requires it). 409 from any other status."""
     return models.Campaign.of(
-        await service.start(db, account_id=account.id, campaign_id=campaign_id)
+        await service.start(
+            db, account_id=account.id, campaign_id=campaign_id, base_url=settings.public_base_url
+        )
     )
 
 

@@ -38,6 +38,7 @@ from clarion.domain.lifecycle import (
     MessageStatus,
     PauseReason,
 )
+from clarion.services import links
 from clarion.services.errors import (
     Conflict,
     InsufficientFunds,
@@ -547,7 +548,17 @@ def _expiry(row: Row[Any], start: datetime) -> datetime | None:
     return schedule.expires_at(start, row.validity_minutes)
 
 
-async def start(db: Database, *, account_id: int, campaign_id: int) -> Row[Any]:
+async def start(
+    db: Database, *, account_id: int, campaign_id: int, base_url: str | None = None
+) -> Row[Any]:
+    """DRAFT -> RUNNING / SCHEDULED / MODERATION. With ``base_url`` (the public base of
+    short links) a campaign tracking short-link recipients first gets a personal short
+    link per message, so no message can leave with the shared one."""
+    if base_url is not None:
+        async with db.read() as conn:
+            row = await _load(conn, campaign_id, account_id)
+        if row.status == CampaignStatus.DRAFT and links.tracks_recipients(row.settings):
+            await links.personalise_campaign(db, campaign_id=campaign_id, base_url=base_url)
     now = utcnow()
     async with db.begin() as conn:
         row = await _load(conn, campaign_id, account_id)
