@@ -4,16 +4,15 @@ the dispatcher in-process, the simulated carrier (sim_sms) as the channel."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 from tests.conftest import Tenant
+from tests.helpers import serving
 
 from clarion.api.app import create_app
 from clarion.config import Settings
@@ -24,13 +23,6 @@ from clarion.store.db import Database
 from clarion.store.schema import messages
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -46,18 +38,8 @@ async def server(settings: Settings, db: Database) -> AsyncIterator[str]:
         }
     )
     app = create_app(sim, run_dispatcher=True, db=db)
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    task = asyncio.create_task(srv.serve())
-    for _ in range(1000):
-        if srv.started:
-            break
-        await asyncio.sleep(0.01)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    await task
+    async with serving(app) as url:
+        yield url
 
 
 def recipients() -> tuple[list[dict[str, Any]], list[int]]:

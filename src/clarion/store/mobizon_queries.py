@@ -207,6 +207,7 @@ _MESSAGE_COLUMNS: list[Any] = [
     messages.c.channel_ref,
     messages.c.claimed_at,
     messages.c.status_updated_at,
+    messages.c.created_at,
     func.coalesce(messages.c.text, campaigns.c.text).label("text"),
     campaigns.c.sender,
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from tests.acceptance.mobizon.conftest import set_account
@@ -31,15 +32,15 @@ async def test_send_sms_message_as_the_sdk_example(
     assert (row.type, row.status, row.validity_minutes) == ("single", "RUNNING", 1440)
 
     status = await api.call("message", "getsmsstatus", {"ids": data["messageId"]})
-    assert status["data"] == [
-        {
-            "id": data["messageId"],
-            "status": "NEW",
-            "segNum": "1",
-            "startSendTs": None,
-            "statusUpdateTs": None,
-        }
-    ]
+    (queued,) = status["data"]
+    assert {k: queued[k] for k in ("id", "status", "segNum")} == {
+        "id": data["messageId"],
+        "status": "NEW",
+        "segNum": "1",
+    }
+    # Not sent yet: both times show the creation time, never null (clients strptime them).
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", queued["startSendTs"])
+    assert queued["statusUpdateTs"] == queued["startSendTs"]
     await drain(dispatcher)
     (delivered,) = (await api.call("message", "getsmsstatus", {"ids": [data["messageId"]]}))["data"]
     assert delivered["status"] == "DELIVRD"

@@ -83,8 +83,12 @@ async def get_sms_status(ctx: Context) -> list[dict[str, Any]]:
             "id": str(row.id),
             "status": statuses.MESSAGE_STATUS[MessageStatus(row.status)],
             "segNum": str(row.segments),
-            "startSendTs": values.timestamp(row.claimed_at, ctx.tz),
-            "statusUpdateTs": values.timestamp(row.status_updated_at, ctx.tz),
+            # Never null here: clients parse both with strptime (e.g. PyPI's
+            # mobizon-client), so a message not yet handed over shows its creation time.
+            "startSendTs": values.timestamp(row.claimed_at or row.created_at, ctx.tz),
+            "statusUpdateTs": values.timestamp(
+                row.status_updated_at or row.claimed_at or row.created_at, ctx.tz
+            ),
         }
         for row in rows
     ]
