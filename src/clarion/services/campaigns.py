@@ -304,13 +304,22 @@ async def add_recipients(
     entries: Sequence[RecipientInput],
     limit: int,
     replace: bool = False,
+    placeholders_flag: int | None = None,
 ) -> list[RecipientResult]:
     """Screen and add recipients; one result (Mobizon code) per entry, in order.
 
     All accepted recipients are written in one transaction: either all of them are
     added or, on error, none. ``replace`` first deletes the campaign's recipients, in
-    the same transaction.
+    the same transaction. ``placeholders_flag`` overrides the campaign's for this call
+    (Mobizon passes it per request).
     """
+    if placeholders_flag is not None:
+        try:
+            templates.PlaceholdersFlag(placeholders_flag)
+        except ValueError as exc:
+            raise InvalidInput(
+                "placeholders_flag must be 1, 2 or 3", field="placeholders_flag"
+            ) from exc
     if len(entries) > limit:
         raise InvalidInput(
             f"at most {limit} recipients per request; nothing was added", field="recipients"
@@ -319,7 +328,9 @@ async def add_recipients(
         raise InvalidInput("recipients must not be empty", field="recipients")
     for attempt in range(3):
         try:
-            return await _add_recipients(db, account_id, campaign_id, entries, replace)
+            return await _add_recipients(
+                db, account_id, campaign_id, entries, replace, placeholders_flag
+            )
         except IntegrityError:  # a concurrent request added the same phone
             if attempt == 2:
                 raise Conflict("recipients changed concurrently; retry the request") from None
@@ -402,6 +413,7 @@ async def _add_recipients(
     campaign_id: int,
     entries: Sequence[RecipientInput],
     replace: bool,
+    placeholders_flag: int | None,
 ) -> list[RecipientResult]:
     now = utcnow()
     async with db.begin() as conn:
@@ -423,7 +435,9 @@ async def _add_recipients(
         account = await account_store.get(conn, account_id)
         assert account is not None
         policy = _policy(account)
-        flag = templates.PlaceholdersFlag(campaign.placeholders_flag)
+        flag = templates.PlaceholdersFlag(
+            campaign.placeholders_flag if placeholders_flag is None else placeholders_flag
+        )
         seen: set[str] = set()
         screened = [
             None if e.code is not None else recipients.screen(e.phone, policy=policy, seen=seen)

@@ -86,9 +86,6 @@ async def add_recipients(
     replace: bool,
     placeholders_flag: int,
 ) -> list[campaigns.RecipientResult]:
-    await use_placeholders_flag(
-        db, account_id=account_id, campaign_id=campaign_id, flag=placeholders_flag
-    )
     return await campaigns.add_recipients(
         db,
         account_id=account_id,
@@ -96,6 +93,7 @@ async def add_recipients(
         entries=entries,
         limit=limit,
         replace=replace,
+        placeholders_flag=placeholders_flag,
     )
 
 
