@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import importlib
 import json
 import logging
 import multiprocessing
@@ -18,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -27,11 +28,29 @@ from rich.table import Table
 
 from clarion.config import Settings
 from clarion.domain.recipients import describe_code
-from clarion.services import accounts as account_service
-from clarion.services import campaigns as campaign_service
 from clarion.services.errors import ServiceError
-from clarion.store import db as db_module
-from clarion.store.db import Database
+
+if TYPE_CHECKING:
+    from clarion.store.db import Database
+
+# Import-light on purpose: processes of the import pool are spawned and re-import the
+# program's entry point (this module) before they run anything, so SQLAlchemy, the
+# services and the web stack are imported inside the commands that use them.
+
+
+class _Lazy:
+    """A module imported on first attribute access."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+account_service: Any = _Lazy("clarion.services.accounts")
+campaign_service: Any = _Lazy("clarion.services.campaigns")
+db_module: Any = _Lazy("clarion.store.db")
 
 app = typer.Typer(help="Clarion: self-hosted outbound campaign manager.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -87,7 +106,7 @@ def _prepare(settings: Settings) -> None:
 
 def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     async def main() -> T:
-        db = Database(settings.database_url)
+        db = db_module.Database(settings.database_url)
         try:
             return await work(db)
         finally:
@@ -479,7 +498,7 @@ def worker(database: DatabaseOpt = None, verbose: bool = False) -> None:
     _prepare(settings)
 
     async def main() -> None:
-        db = Database(settings.database_url)
+        db = db_module.Database(settings.database_url)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

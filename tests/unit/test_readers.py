@@ -609,3 +609,16 @@ def test_reading_streams_in_constant_memory(tmp_path: Path) -> None:
     assert seen == 200_000
     assert last == (200_000, ["77010199999", "Name 199999, Жанна", "x"])
     assert peak < 2_000_000, f"peak {peak} bytes for a {size}-byte file"
+
+
+def test_count_rows_of_xlsx_uses_the_declared_dimension(tmp_path: Path) -> None:
+    import xlsxwriter
+
+    path = tmp_path / "big.xlsx"
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    sheet = book.add_worksheet()
+    for i in range(1234):
+        sheet.write_number(i, 0, 77010000000 + i)
+    book.close()
+    assert count_rows(path) == 1234
+    assert count_rows(path, CsvOptions(skip_header=True)) == 1233

@@ -56,7 +56,18 @@ Choices
   produces them (``+`` and digits).
 * Speed: one module-level translation table, no regular expressions, one
   ``phonenumbers.parse`` per number, and the cheap length-based possibility
-  check before full validation.
+  check before full validation. Then the number's region and type are worked
+  out ONCE (:func:`_region_and_type`): ``is_valid_number``, ``number_type``
+  (inside ``carrier.name_for_number``) and ``region_code_for_number`` would each
+  redo that, and for shared calling codes (+1, +7, +44) finding the region is
+  itself a pattern match. ``_region_and_type`` is ``is_valid_number_for_region``
+  step by step, keeping the type, so "valid" means exactly what
+  ``is_valid_number`` means, and the carrier is looked up (``name_for_valid_number``)
+  exactly when ``name_for_number`` would. phonenumbers' compiled-pattern cache is
+  switched on (``enable_pattern_cache``): its metadata patterns otherwise go
+  through ``re``'s bounded cache and are recompiled once evicted. Number metadata
+  is deliberately NOT cached by prefix: nothing in phonenumbers' data promises
+  that the last digits never decide validity, type or carrier.
 """
 
 from __future__ import annotations
@@ -65,7 +76,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 import phonenumbers
-from phonenumbers import carrier
+from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberType, carrier
+from phonenumbers.phonenumberutil import _number_type_helper
 
 __all__ = [
     "Phone",
@@ -194,6 +206,11 @@ _FORMATTING = (
 _STRIP_FORMATTING = str.maketrans(dict.fromkeys(_FORMATTING))
 _UNKNOWN_REGIONS = frozenset({"001", "ZZ"})
 _E164 = phonenumbers.PhoneNumberFormat.E164
+_NON_GEO = phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY
+# The types carrier.name_for_number looks up (its _is_mobile).
+_CARRIER_TYPES = frozenset(
+    {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.PAGER}
+)
 _MAX_INT_BITS = 64  # E.164 allows 15 digits; anything past 2**64 is not a number
 
 
@@ -223,22 +240,43 @@ def _digits(raw: object) -> str:
     return text
 
 
+def _region_and_type(number: PhoneNumber) -> tuple[str | None, int]:
+    """``(region_code_for_number, number_type)``, with the type ``UNKNOWN`` exactly
+    when ``is_valid_number`` is false: the body of ``is_valid_number_for_region``
+    for the number's own region, keeping the type it computes."""
+    region = phonenumbers.region_code_for_number(number)
+    code = number.country_code
+    if region is None or code is None:
+        return region, PhoneNumberType.UNKNOWN
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region.upper())
+    if metadata is None or (
+        region != _NON_GEO and code != phonenumbers.country_code_for_valid_region(region)
+    ):
+        return region, PhoneNumberType.UNKNOWN
+    national = phonenumbers.national_significant_number(number)
+    return region, _number_type_helper(national, metadata)
+
+
 def normalise(raw: object) -> Phone:
     """Normalise a recipient to a valid :class:`Phone` or raise :class:`PhoneError`."""
+    phonenumbers.enable_pattern_cache()  # idempotent; see "Speed" above
     digits = _digits(raw)
     try:
         number = phonenumbers.parse("+" + digits, None)
     except phonenumbers.NumberParseException as exc:
         raise PhoneError(ResultCode.BAD_FORMAT, f"+{digits}: {exc}") from None
-    if not phonenumbers.is_possible_number(number) or not phonenumbers.is_valid_number(number):
+    if not phonenumbers.is_possible_number(number):
         raise PhoneError(ResultCode.BAD_FORMAT, f"+{digits} is not a valid number")
-    region = phonenumbers.region_code_for_number(number)
+    region, kind = _region_and_type(number)
+    if kind == PhoneNumberType.UNKNOWN:  # not is_valid_number(number)
+        raise PhoneError(ResultCode.BAD_FORMAT, f"+{digits} is not a valid number")
     if region is None or region in _UNKNOWN_REGIONS:
         raise PhoneError(ResultCode.UNKNOWN_DESTINATION, f"+{digits} has no country")
     return Phone(
         e164=phonenumbers.format_number(number, _E164),
         country=region,
-        operator=carrier.name_for_number(number, "en"),
+        # = carrier.name_for_number(number, "en"), which would compute the type again
+        operator=carrier.name_for_valid_number(number, "en") if kind in _CARRIER_TYPES else "",
     )
 
 

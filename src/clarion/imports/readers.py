@@ -58,6 +58,7 @@ import datetime
 import io
 import logging
 import re
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -186,8 +187,8 @@ def count_rows(path: Path, options: CsvOptions = CsvOptions()) -> int | None:
     CSV: the number of line breaks (plus one for a last line without one), counted in
     binary chunks. It is an upper bound rather than exact: blank lines and line
     breaks inside quoted cells are counted too. Excel: the height of calamine's data
-    range (this parses the sheet, about the cost of reading it). The header row is
-    subtracted when ``skip_header`` is set. A file that :func:`rows` would reject
+    range; for XLSX the sheet's declared dimension, read without loading the sheet.
+    The header row is subtracted when ``skip_header`` is set. A file that :func:`rows` would reject
     gives ``None`` (the import itself will report why).
     """
     try:
@@ -195,13 +196,44 @@ def count_rows(path: Path, options: CsvOptions = CsvOptions()) -> int | None:
         if size == 0:
             return 0
         kind = detect_format(path)
-        if kind != "csv":
+        if kind == "xlsx":
+            declared = _xlsx_declared_height(path)
+            height = declared if declared is not None else _first_sheet(path).height
+        elif kind == "xls":
             height = _first_sheet(path).height
         else:
             height = _count_lines(path, _decoding(path, options.encoding))
     except ImportFileError:
         return None
     return max(0, height - 1) if options.skip_header else height
+
+
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="[A-Z]+\d+(?::[A-Z]+(\d+))?"')
+
+
+def _xlsx_declared_height(path: Path) -> int | None:
+    """The last row of the first worksheet's declared ``<dimension ref="A1:C200000"/>``,
+    read from the start of its XML in the zip without parsing the sheet (loading it
+    with calamine costs as much memory as the import itself). ``None`` if absent."""
+    try:
+        with zipfile.ZipFile(path) as book:
+            names = sorted(
+                n
+                for n in book.namelist()
+                if n.startswith("xl/worksheets/sheet") and n.endswith(".xml")
+            )
+            if not names:
+                return None
+            first = min(names, key=lambda n: int(re.sub(r"\D", "", n) or 0))
+            with book.open(first) as sheet:
+                head = sheet.read(4096)
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError):
+        return None
+    found = _DIMENSION.search(head)
+    if found is None:
+        return None
+    # A bare "A1" is an empty sheet or a single cell: let calamine tell (it is tiny).
+    return int(found.group(1)) if found.group(1) else None
 
 
 @dataclass(frozen=True, slots=True)

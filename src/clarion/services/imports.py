@@ -21,15 +21,18 @@ Life of a task:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import logging
 import os
 import socket
 import uuid
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter, deque
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import asdict
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -204,12 +207,57 @@ def _file_rows(
 
 
 def _take(iterator: Iterator[SourceRow], size: int) -> list[SourceRow]:
-    chunk: list[SourceRow] = []
-    for row in iterator:
-        chunk.append(row)
-        if len(chunk) >= size:
-            break
-    return chunk
+    return list(itertools.islice(iterator, size))
+
+
+_MAX_SCREENING = 8  # chunks one task has screened at once, bounding its memory
+
+
+async def _screened(
+    loop: asyncio.AbstractEventLoop,
+    executor: Executor | None,
+    spec: ScreenSpec,
+    source: Iterator[SourceRow],
+    size: int,
+) -> AsyncGenerator[tuple[list[SourceRow], ChunkResult], None]:
+    """The source's chunks with their screening results, in order, as a pipeline:
+    while the caller writes chunk N, up to ``min(cpu_count, 8) + 1`` later chunks are
+    being screened (in the executor's processes) and the one after them is being read
+    (in a thread), so every core has work and memory stays flat (a few chunks).
+
+    The outcome is the sequential loop's: chunks come out in source order, and an
+    error reading chunk N is raised only after chunks N-1 and before have been
+    yielded (and so written), as it would be when read one after another."""
+    ahead = min(os.cpu_count() or 1, _MAX_SCREENING) + 1
+    screening: deque[tuple[list[SourceRow], asyncio.Future[ChunkResult]]] = deque()
+    reading: asyncio.Future[list[SourceRow]] | None = None
+    failure: Exception | None = None
+    try:
+        reading = asyncio.ensure_future(asyncio.to_thread(_take, source, size))
+        while True:
+            while reading is not None and len(screening) < ahead:
+                try:
+                    chunk = await reading
+                except Exception as exc:  # raised below, after the chunks before it
+                    failure, reading = exc, None
+                    break
+                if not chunk:
+                    reading = None
+                    break
+                screening.append((chunk, _screen(loop, executor, spec, chunk)))
+                reading = asyncio.ensure_future(asyncio.to_thread(_take, source, size))
+            if not screening:
+                break
+            chunk, future = screening.popleft()
+            yield chunk, await future
+        if failure is not None:
+            raise failure
+    finally:
+        for _, future in screening:
+            future.cancel()
+        if reading is not None:
+            # The thread cannot be interrupted: let it finish with the file.
+            await asyncio.gather(reading, return_exceptions=True)
 
 
 async def run(
@@ -254,15 +302,13 @@ async def run(
             options = readers.CsvOptions(**task.params["options"])
             template_text = campaign.text if campaign.type == "template" else None
             source = _file_rows(Path(task.source_path), options, template_text, task.checkpoint)
-            while True:
-                chunk = await asyncio.to_thread(_take, source, chunk_size)
-                if not chunk:
-                    break
-                result = await _screen(loop, executor, spec, chunk)
-                done += len(chunk)
-                await _write(db, task, owner, result, chunk[-1][0], done, counts, account.id)
-                if progress is not None:
-                    progress(done, task.total or None)
+            screened = _screened(loop, executor, spec, source, chunk_size)
+            async with contextlib.aclosing(screened):
+                async for chunk, result in screened:
+                    done += len(chunk)
+                    await _write(db, task, owner, result, chunk[-1][0], done, counts, account.id)
+                    if progress is not None:
+                        progress(done, task.total or None)
         else:
             after = int(task.checkpoint)
             while True:
@@ -323,15 +369,16 @@ def _discard_upload(task: Any) -> None:
         Path(task.source_path).unlink(missing_ok=True)
 
 
-async def _screen(
+def _screen(
     loop: asyncio.AbstractEventLoop,
     executor: Executor | None,
     spec: ScreenSpec,
     rows: list[SourceRow],
-) -> ChunkResult:
+) -> asyncio.Future[ChunkResult]:
+    """Start screening ``rows`` (in a thread without an executor); await the result."""
     if executor is None:
-        return await asyncio.to_thread(screen_rows, spec, rows)
-    return await loop.run_in_executor(executor, screen_rows, spec, rows)
+        return asyncio.ensure_future(asyncio.to_thread(screen_rows, spec, rows))
+    return loop.run_in_executor(executor, screen_rows, spec, rows)
 
 
 async def _write(
@@ -353,12 +400,16 @@ async def _write(
         blocked = await stoplist.blocked(conn, account_id=account_id, phones=phones)
         rows: list[dict[str, Any]] = []
         rejected = list(result.rejected)
+        prices: dict[int, Decimal] = {}  # from_micros once per distinct price
         for a in result.accepted:
             if a.phone in blocked:
                 rejected.append((a.row, a.phone, int(recipients.ResultCode.STOP_LIST)))
             elif a.phone in existing:
                 rejected.append((a.row, a.phone, int(recipients.ResultCode.DUPLICATE)))
             else:
+                price = prices.get(a.price_micros)
+                if price is None:
+                    price = prices[a.price_micros] = from_micros(a.price_micros)
                 rows.append(
                     {
                         "phone": a.phone,
@@ -367,7 +418,7 @@ async def _write(
                         "variables": a.variables,
                         "text": a.text,
                         "segments": a.segments,
-                        "price": from_micros(a.price_micros),
+                        "price": price,
                     }
                 )
         await message_store.insert_new(

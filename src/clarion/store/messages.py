@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -115,7 +116,10 @@ async def insert_new(
     segments, price) and count them; returns their ids in order (``returning=False``,
     for bulk imports that do not need them: an empty list, and a faster insert)."""
     ids: list[int] = []
-    for chunk in _chunks(rows, 1000):
+    bulk = not returning and conn.dialect.name == "sqlite"
+    if bulk and rows:
+        await _insert_bulk(conn, campaign_id=campaign_id, rows=rows, now=now)
+    for chunk in () if bulk else _chunks(rows, 1000):
         params = [
             {**row, "campaign_id": campaign_id, "status": MessageStatus.NEW, "created_at": now}
             for row in chunk
@@ -141,6 +145,69 @@ async def insert_new(
             },
         )
     return ids
+
+
+_BULK_CONSTANT = ("campaign_id", "status", "created_at")  # the same for every row
+_BULK_ROW = ("phone", "country", "operator", "variables", "text", "segments", "price")
+
+
+@dataclass(frozen=True, slots=True)
+class _BulkInsert:
+    sql: str
+    values: Callable[[Mapping[str, Any]], tuple[Any, ...]]  # a row -> the parameters
+    processors: dict[str, Callable[[Any], Any]]  # SQLAlchemy's bind processors, by column
+
+
+def _build_bulk_insert(conn: AsyncConnection) -> _BulkInsert:
+    dialect = conn.dialect
+    names = _BULK_CONSTANT + _BULK_ROW
+    compiled = insert(messages).values({n: bindparam(n) for n in names}).compile(dialect=dialect)
+    order = tuple(compiled.positiontup or ())
+    if sorted(order) != sorted(names):
+        raise RuntimeError(f"unexpected parameters {order} in {compiled.string}")
+    processors: dict[str, Callable[[Any], Any]] = {}
+    for name in names:
+        processor = messages.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            processors[name] = processor
+    return _BulkInsert(compiled.string, operator.itemgetter(*order), processors)
+
+
+async def _insert_bulk(
+    conn: AsyncConnection, *, campaign_id: int, rows: Sequence[dict[str, Any]], now: datetime
+) -> None:
+    """``insert_new(returning=False)`` on SQLite: exactly the values Core's
+    ``executemany`` of ``insert(messages)`` would bind, through the same bind
+    processors (JSON, Money, UtcDateTime), but each processor runs once per distinct
+    value rather than once per row (status, campaign and timestamp are the same for
+    every row; prices and ``variables=None`` repeat), then one driver-level
+    ``executemany``: Core's per-row parameter handling costs several times what
+    SQLite spends storing the row."""
+    bulk = statements.cached(conn, "insert_message_bulk", lambda: _build_bulk_insert(conn))
+    constant = {"campaign_id": campaign_id, "status": MessageStatus.NEW, "created_at": now}
+    fixed = {
+        name: bulk.processors[name](value) if name in bulk.processors else value
+        for name, value in constant.items()
+    }
+    # (column, its processor, results by (type, value): 1 and True are equal keys, but
+    # not the same JSON)
+    per_row: list[tuple[str, Callable[[Any], Any], dict[tuple[type, Any], Any]]] = [
+        (name, bulk.processors[name], {}) for name in _BULK_ROW if name in bulk.processors
+    ]
+    params = []
+    for row in rows:
+        values = {**row, **fixed}
+        for name, processor, memo in per_row:
+            value = row[name]
+            key = (type(value), value)
+            try:
+                values[name] = memo[key]
+            except KeyError:
+                values[name] = memo[key] = processor(value)
+            except TypeError:  # unhashable: template variables
+                values[name] = processor(value)
+        params.append(bulk.values(values))
+    await conn.exec_driver_sql(bulk.sql, params)
 
 
 async def last_id(conn: AsyncConnection, *, campaign_id: int) -> int:
