@@ -120,6 +120,7 @@ async def start_file_import(
     options: readers.CsvOptions,
     replace: bool = False,
     owned_file: bool = False,
+    placeholders_flag: int | None = None,
 ) -> int:
     """Queue an import of ``path``; returns the task id. The file must stay in place
     until the task ends; an ``owned_file`` (an upload) is deleted when it ends."""
@@ -134,7 +135,11 @@ async def start_file_import(
         account_id=account_id,
         campaign_id=campaign_id,
         kind="file",
-        params={"options": asdict(options), "owned_file": owned_file},
+        params={
+            "options": asdict(options),
+            "owned_file": owned_file,
+            "placeholders_flag": _flag(placeholders_flag),
+        },
         source_path=str(path),
         total=total or 0,
         replace=replace,
@@ -148,6 +153,7 @@ async def start_group_import(
     campaign_id: int,
     group_ids: Sequence[int],
     replace: bool = False,
+    placeholders_flag: int | None = None,
 ) -> int:
     async with db.read() as conn:
         found = await contact_store.existing_groups(
@@ -161,11 +167,18 @@ async def start_group_import(
         account_id=account_id,
         campaign_id=campaign_id,
         kind="group",
-        params={"group_ids": list(group_ids)},
+        params={"group_ids": list(group_ids), "placeholders_flag": _flag(placeholders_flag)},
         source_path=None,
         total=0,
         replace=replace,
     )
+
+
+def _flag(value: int | None) -> int | None:
+    """A per-import placeholders flag (Mobizon passes it per request), checked."""
+    if value is not None and value not in tuple(templates.PlaceholdersFlag):
+        raise InvalidInput("placeholders_flag must be 1, 2 or 3", field="placeholders_flag")
+    return value
 
 
 async def get(db: Database, *, account_id: int, task_id: int) -> Any:
@@ -285,7 +298,8 @@ async def run(
     spec = ScreenSpec(
         campaign_type=campaign.type,
         text=campaign.text,
-        placeholders_flag=campaign.placeholders_flag,
+        placeholders_flag=(task.params or {}).get("placeholders_flag")
+        or campaign.placeholders_flag,
         price_micros_per_segment=to_micros(campaign.price_per_segment),
         allowed_countries=(
             frozenset(c.upper() for c in account.allowed_countries)

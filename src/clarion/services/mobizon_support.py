@@ -24,7 +24,7 @@ from sqlalchemy import Row
 
 from clarion.clock import utcnow
 from clarion.domain import recipients
-from clarion.domain.lifecycle import EDITABLE_CAMPAIGN_STATUSES, CampaignStatus
+from clarion.domain.lifecycle import CampaignStatus
 from clarion.imports import readers
 from clarion.services import campaigns, imports
 from clarion.services.errors import Conflict, InvalidInput, NotFound, ServiceError
@@ -44,36 +44,6 @@ CARD_CONTACT_TYPES = {"mobile": "mobile", "phone": "phone", "landline": "phone"}
 
 
 # --- placeholders flag per request --------------------------------------------------
-
-
-async def use_placeholders_flag(
-    db: Database, *, account_id: int, campaign_id: int, flag: int
-) -> None:
-    """Make ``flag`` the campaign's placeholders flag for the recipients added next.
-    NotFound / Conflict exactly when adding recipients would be refused."""
-    async with db.begin() as conn:
-        row = await campaign_store.get(conn, campaign_id, account_id=account_id)
-        if row is None:
-            raise NotFound(f"campaign {campaign_id} not found")
-        if row.import_task_id is not None:
-            raise Conflict(
-                f"campaign {campaign_id} is locked: import task {row.import_task_id} "
-                "is adding recipients"
-            )
-        if row.status not in EDITABLE_CAMPAIGN_STATUSES:
-            raise Conflict(
-                f"campaign {campaign_id} is {row.status}; recipients can only be added to a DRAFT"
-            )
-        if row.placeholders_flag == flag:
-            return
-        if not await queries.set_placeholders_flag(
-            conn,
-            account_id=account_id,
-            campaign_id=campaign_id,
-            flag=flag,
-            allowed=EDITABLE_CAMPAIGN_STATUSES,
-        ):
-            raise Conflict(f"campaign {campaign_id} changed; no recipients added")
 
 
 async def add_recipients(
@@ -108,9 +78,6 @@ async def start_file_import(
     placeholders_flag: int,
 ) -> int:
     """Queue an import of an uploaded file (deleted when its task ends)."""
-    await use_placeholders_flag(
-        db, account_id=account_id, campaign_id=campaign_id, flag=placeholders_flag
-    )
     return await imports.start_file_import(
         db,
         account_id=account_id,
@@ -119,6 +86,7 @@ async def start_file_import(
         options=options,
         replace=replace,
         owned_file=True,
+        placeholders_flag=placeholders_flag,
     )
 
 
@@ -131,11 +99,13 @@ async def start_group_import(
     replace: bool,
     placeholders_flag: int,
 ) -> int:
-    await use_placeholders_flag(
-        db, account_id=account_id, campaign_id=campaign_id, flag=placeholders_flag
-    )
     return await imports.start_group_import(
-        db, account_id=account_id, campaign_id=campaign_id, group_ids=group_ids, replace=replace
+        db,
+        account_id=account_id,
+        campaign_id=campaign_id,
+        group_ids=group_ids,
+        replace=replace,
+        placeholders_flag=placeholders_flag,
     )
 
 

@@ -7,7 +7,7 @@ Candidates to fold into ``store/campaigns.py`` and ``store/messages.py``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,37 +20,12 @@ from sqlalchemy import (
     func,
     select,
     type_coerce,
-    update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.lifecycle import MessageStatus
 from clarion.store.campaigns import Counter
 from clarion.store.schema import campaign_counters, campaigns, messages
-
-
-async def set_placeholders_flag(
-    conn: AsyncConnection,
-    *,
-    account_id: int,
-    campaign_id: int,
-    flag: int,
-    allowed: Iterable[str],
-) -> bool:
-    """Change the campaign's placeholders flag while it is in ``allowed`` and no import
-    holds its recipients; False (nothing changed) otherwise."""
-    result = await conn.execute(
-        update(campaigns)
-        .where(
-            campaigns.c.id == campaign_id,
-            campaigns.c.account_id == account_id,
-            campaigns.c.status.in_(list(allowed)),
-            campaigns.c.import_task_id.is_(None),
-        )
-        .values(placeholders_flag=flag)
-    )
-    return result.rowcount == 1
-
 
 # --- campaigns ------------------------------------------------------------------------
 

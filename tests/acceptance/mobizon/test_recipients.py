@@ -229,6 +229,26 @@ async def test_a_file_starts_a_background_task(api: MobizonClient, db: Database)
     assert info["counters"]["recipientsRejected"] == "1"
 
 
+async def test_a_files_placeholders_flag_applies_to_its_import_only(
+    api: MobizonClient, db: Database
+) -> None:
+    campaign_id = await create(api, type=3, text="Hi {name}!")
+    csv = b"recipient,name\n77010000001,Ann\n77010000002\n"
+    body = await api.upload(
+        "campaign",
+        "addrecipients",
+        {"id": campaign_id, "params": {"placeholdersFlag": 2}},
+        {"recipientsFile": ("people.csv", csv, "text/csv")},
+    )
+    assert body["code"] == 100, body
+    assert await imports.run(db, int(body["data"])) == "DONE"
+    assert await messages_text(api, campaign_id) == ["Hi Ann!", "Hi !"]
+    # The next request with Mobizon's default flag (1, keep) is not affected.
+    keep = await add(api, campaign_id, recipients=[{"recipient": "77010000003"}])
+    assert keep["code"] == 0
+    assert (await messages_text(api, campaign_id))[-1] == "Hi {name}!"
+
+
 async def test_a_file_for_a_regular_campaign_with_a_header(
     api: MobizonClient, db: Database
 ) -> None:
