@@ -259,15 +259,39 @@ async def patch(
         return await _reloaded(conn, campaign_id)
 
 
-async def delete(db: Database, *, account_id: int, campaign_id: int) -> None:
+async def delete(
+    db: Database,
+    *,
+    account_id: int,
+    campaign_id: int,
+    min_start_lead: timedelta | None = None,
+) -> None:
+    """Delete a campaign that never started. With ``min_start_lead`` (Mobizon: 5
+    minutes) a campaign already sent with a start time must still be at least that far
+    from it; checked and deleted in one guarded statement."""
     async with db.begin() as conn:
         row = await store.get(conn, campaign_id, account_id=account_id)
         if row is None:
             raise NotFound(f"campaign {campaign_id} not found")
         if row.import_task_id is not None:
             raise Conflict(f"campaign {campaign_id} is importing recipients; not deleted")
+        start_after = utcnow() + min_start_lead if min_start_lead is not None else None
+        if (
+            start_after is not None
+            and row.status != CampaignStatus.DRAFT
+            and row.start_at is not None
+            and row.start_at <= start_after
+        ):
+            minutes = int(min_start_lead.total_seconds() // 60) if min_start_lead else 0
+            raise Conflict(
+                f"campaign {campaign_id} starts in less than {minutes} minutes; it can no "
+                "longer be deleted"
+            )
         if not await store.delete_campaign(
-            conn, campaign_id=campaign_id, allowed=DELETABLE_CAMPAIGN_STATUSES
+            conn,
+            campaign_id=campaign_id,
+            allowed=DELETABLE_CAMPAIGN_STATUSES,
+            start_after=start_after,
         ):
             raise Conflict(
                 f"campaign {campaign_id} is {row.status}; only a campaign that never "

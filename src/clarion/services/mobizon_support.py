@@ -22,12 +22,10 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from clarion.clock import utcnow
 from clarion.domain import recipients
-from clarion.domain.lifecycle import CampaignStatus
 from clarion.imports import readers
 from clarion.services import campaigns, imports
-from clarion.services.errors import Conflict, InvalidInput, NotFound, ServiceError
+from clarion.services.errors import InvalidInput, NotFound, ServiceError
 from clarion.store import campaigns as campaign_store
 from clarion.store import contacts as contact_store
 from clarion.store import mobizon_queries as queries
@@ -214,16 +212,9 @@ async def delete_campaign(
 ) -> None:
     """Delete a campaign that never started; one already sent with a start time must
     still be at least ``min_lead`` away from it."""
-    row = await campaigns.get(db, account_id=account_id, campaign_id=campaign_id)
-    if row.status != CampaignStatus.DRAFT and row.start_at is not None:
-        left = row.start_at - utcnow()
-        if left < min_lead:
-            minutes = int(min_lead.total_seconds() // 60)
-            raise Conflict(
-                f"campaign {campaign_id} starts in less than {minutes} minutes; it can no "
-                "longer be deleted"
-            )
-    await campaigns.delete(db, account_id=account_id, campaign_id=campaign_id)
+    await campaigns.delete(
+        db, account_id=account_id, campaign_id=campaign_id, min_start_lead=min_lead
+    )
 
 
 # --- reading --------------------------------------------------------------------------

@@ -173,15 +173,29 @@ async def update_fields(
 
 
 async def delete_campaign(
-    conn: AsyncConnection, *, campaign_id: int, allowed: Iterable[str]
+    conn: AsyncConnection,
+    *,
+    campaign_id: int,
+    allowed: Iterable[str],
+    start_after: datetime | None = None,
 ) -> bool:
-    result = await conn.execute(
-        delete(campaigns).where(
-            campaigns.c.id == campaign_id,
-            campaigns.c.status.in_(list(allowed)),
-            campaigns.c.started_at.is_(None),
+    """Delete a never-started campaign in ``allowed``; with ``start_after``, one that
+    has left DRAFT with a start time only if that time is later (guarded in the same
+    statement)."""
+    where: list[ColumnElement[bool]] = [
+        campaigns.c.id == campaign_id,
+        campaigns.c.status.in_(list(allowed)),
+        campaigns.c.started_at.is_(None),
+    ]
+    if start_after is not None:
+        where.append(
+            or_(
+                campaigns.c.status == CampaignStatus.DRAFT,
+                campaigns.c.start_at.is_(None),
+                campaigns.c.start_at > start_after,
+            )
         )
-    )
+    result = await conn.execute(delete(campaigns).where(*where))
     return result.rowcount == 1
 
 
