@@ -18,7 +18,6 @@ card id, so an import task can checkpoint) and :func:`card_variables`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -30,7 +29,6 @@ from sqlalchemy import (
     Row,
     String,
     and_,
-    any_,
     bindparam,
     delete,
     exists,
@@ -44,7 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from clarion.store import statements
+from clarion.store import binds, statements
 from clarion.store.schema import contact_cards, contact_group_cards, contact_groups, contacts
 
 CHUNK = 5000  # ids per statement
@@ -65,19 +63,12 @@ def _chunks(items: Sequence[int], size: int = CHUNK) -> Iterable[list[int]]:
 
 
 def _in_ids(conn: AsyncConnection, column: Any) -> ColumnElement[bool]:
-    """``column`` in the id list bound as ``:ids`` (one parameter, any length)."""
-    if conn.dialect.name == "postgresql":
-        result: ColumnElement[bool] = column == any_(
-            bindparam("ids", type_=postgresql.ARRAY(BigInteger))
-        )
-        return result
-    values = func.json_each(bindparam("ids", type_=String)).table_valued("value")
-    in_list: ColumnElement[bool] = column.in_(select(values.c.value))
-    return in_list
+    """``column`` in the id list bound as ``:ids`` (see store/binds.py)."""
+    return binds.in_list(conn, column, "ids")
 
 
 def _ids(conn: AsyncConnection, ids: Sequence[int]) -> object:
-    return list(ids) if conn.dialect.name == "postgresql" else json.dumps(list(ids))
+    return binds.list_value(conn, ids)
 
 
 def _like(text: str) -> str:

@@ -22,8 +22,6 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Row,
-    String,
-    any_,
     bindparam,
     func,
     insert,
@@ -32,12 +30,11 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.lifecycle import CampaignStatus, MessageStatus, Transition
+from clarion.store import binds, statements
 from clarion.store import campaigns as campaign_store
-from clarion.store import statements
 from clarion.store.schema import campaigns, messages
 from clarion.store.types import UtcDateTime, from_micros
 
@@ -98,10 +95,7 @@ async def existing_phones(
 
 
 def _phone_filter(conn: AsyncConnection) -> ColumnElement[bool]:
-    if conn.dialect.name == "postgresql":
-        return messages.c.phone == any_(bindparam("phones", type_=postgresql.ARRAY(String)))
-    phones = func.json_each(bindparam("phones", type_=String)).table_valued("value")
-    return messages.c.phone.in_(select(phones.c.value))
+    return binds.in_list(conn, messages.c.phone, "phones", text=True)
 
 
 async def insert_new(
@@ -264,17 +258,12 @@ _price = functools.lru_cache(maxsize=4096)(from_micros)  # one Decimal per disti
 
 
 def _id_filter(conn: AsyncConnection) -> ColumnElement[bool]:
-    """``id`` in the list bound as ``:ids``, with ONE bound parameter, so the
-    statement text (and SQLAlchemy's compiled cache entry) is the same for any list
-    length: ``json_each`` on SQLite, ``= ANY(array)`` on PostgreSQL."""
-    if conn.dialect.name == "postgresql":
-        return messages.c.id == any_(bindparam("ids", type_=postgresql.ARRAY(BigInteger)))
-    ids = func.json_each(bindparam("ids", type_=String)).table_valued("value")
-    return messages.c.id.in_(select(ids.c.value))
+    """``id`` in the list bound as ``:ids`` (see store/binds.py)."""
+    return binds.in_list(conn, messages.c.id, "ids")
 
 
 def _ids_value(conn: AsyncConnection, ids: Sequence[int] | Sequence[str]) -> object:
-    return list(ids) if conn.dialect.name == "postgresql" else json.dumps(list(ids))
+    return binds.list_value(conn, ids)
 
 
 async def transition(

@@ -14,7 +14,6 @@ ones were new.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -26,7 +25,6 @@ from sqlalchemy import (
     Row,
     String,
     and_,
-    any_,
     bindparam,
     delete,
     func,
@@ -37,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from clarion.store import statements
+from clarion.store import binds, statements
 from clarion.store.schema import stop_list
 from clarion.store.types import UtcDateTime
 
@@ -55,15 +53,11 @@ def _unique(phones: Iterable[str]) -> list[str]:
 
 
 def _phone_filter(conn: AsyncConnection) -> ColumnElement[bool]:
-    """``phone`` in the list bound as ``:phones`` (one parameter, any length)."""
-    if conn.dialect.name == "postgresql":
-        return stop_list.c.phone == any_(bindparam("phones", type_=postgresql.ARRAY(String)))
-    values = func.json_each(bindparam("phones", type_=String)).table_valued("value")
-    return stop_list.c.phone.in_(select(values.c.value))
+    return binds.in_list(conn, stop_list.c.phone, "phones", text=True)
 
 
 def _phones_value(conn: AsyncConnection, phones: Sequence[str]) -> object:
-    return list(phones) if conn.dialect.name == "postgresql" else json.dumps(list(phones))
+    return binds.list_value(conn, phones)
 
 
 def _build_insert(conn: AsyncConnection) -> Insert:
