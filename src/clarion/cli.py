@@ -260,6 +260,21 @@ def campaigns_stats(campaign_id: int, database: DatabaseOpt = None) -> None:
     console.print(f"cost: {stats.cost}")
 
 
+@campaigns_app.command("renew")
+def campaigns_renew(campaign_id: int, database: DatabaseOpt = None) -> None:
+    """Resume a campaign paused for lack of funds, once the balance covers it."""
+    settings = _settings(database)
+    _prepare(settings)
+    account_id = _account_of(settings, campaign_id)
+    row = _run(
+        settings,
+        lambda db: campaign_service.resume(
+            db, account_id=account_id, campaign_id=campaign_id, funds_only=True
+        ),
+    )
+    console.print(f"campaign {campaign_id}: {row.status}")
+
+
 @recipients_app.command("import")
 def recipients_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],

@@ -418,3 +418,36 @@ async def test_claim_race_falls_back_to_exact_recording(
     await drain(d)
     assert await assert_counters_match_rows(db, cid) == {"UNKNOWN": 1, "DELIVERED": 4}
     assert (await status_of(client, tenant, cid))["status"] == "DONE"
+
+
+async def test_renew_only_resumes_a_funds_pause(
+    client: httpx.AsyncClient,
+    db: Database,
+    dispatcher: Dispatcher,
+    fake: FakeChannel,
+) -> None:
+    poor = await accounts.create(db, name="poor", balance=Decimal("0.10"), currency="USD")
+    tenant = Tenant(poor.account_id, poor.api_key)
+    cid = await started(client, tenant, 4)
+    # renew on a RUNNING campaign: refused, nothing changes.
+    r = await client.post(f"/v1/campaigns/{cid}/renew", headers=tenant.headers)
+    assert r.status_code == 409 and r.json()["action"] == "renew"
+    await drain(dispatcher)
+    assert (await status_of(client, tenant, cid))["pause_reason"] == "funds"
+    # Before a top-up: 402, still paused.
+    r = await client.post(f"/v1/campaigns/{cid}/renew", headers=tenant.headers)
+    assert r.status_code == 402
+    await accounts.topup(db, account_id=tenant.id, amount=Decimal("1"))
+    r = await client.post(f"/v1/campaigns/{cid}/renew", headers=tenant.headers)
+    assert r.status_code == 200 and r.json()["status"] == "RUNNING"
+    await drain(dispatcher)
+    assert (await status_of(client, tenant, cid))["status"] == "DONE"
+    assert len(fake.submitted) == 4
+    # A user pause is not renewed, and neither is a finished campaign.
+    other = await started(client, tenant, 2)
+    await client.post(f"/v1/campaigns/{other}/pause", headers=tenant.headers)
+    r = await client.post(f"/v1/campaigns/{other}/renew", headers=tenant.headers)
+    assert r.status_code == 409
+    assert (await status_of(client, tenant, other))["status"] == "PAUSED"
+    r = await client.post(f"/v1/campaigns/{cid}/renew", headers=tenant.headers)
+    assert r.status_code == 409

@@ -296,6 +296,15 @@ async def resume(campaign_id: CampaignId, account: Account, db: DB) -> Any:
     )
 
 
+@router.post("/campaigns/{campaign_id}/renew", response_model=models.Campaign)
+async def renew(campaign_id: CampaignId, account: Account, db: DB) -> Any:
+    """Resume a campaign paused for lack of funds (BSG's renew): 409 unless it is
+    PAUSED with reason funds, 402 while the balance does not cover its next message."""
+    return models.Campaign.of(
+        await service.resume(db, account_id=account.id, campaign_id=campaign_id, funds_only=True)
+    )
+
+
 @router.post("/campaigns/{campaign_id}/stop", response_model=models.Campaign)
 async def stop(campaign_id: CampaignId, account: Account, db: DB) -> Any:
     """-> STOPPED; messages not yet sent become DELETED (never charged)."""

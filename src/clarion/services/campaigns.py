@@ -649,12 +649,31 @@ async def pause(
     return await _simple(db, account_id, campaign_id, "pause", {"pause_reason": reason.value})
 
 
-async def resume(db: Database, *, account_id: int, campaign_id: int) -> Row[Any]:
+async def resume(
+    db: Database, *, account_id: int, campaign_id: int, funds_only: bool = False
+) -> Row[Any]:
+    """PAUSED -> RUNNING. A campaign paused for funds needs a balance covering its
+    next message. ``funds_only`` is BSG's ``renew``: it resumes only a campaign paused
+    for funds; any other status or reason is a conflict and nothing changes."""
     now = utcnow()
     async with db.begin() as conn:
         row = await _load(conn, campaign_id, account_id)
+        if funds_only and row.status != CampaignStatus.PAUSED:
+            raise TransitionConflict(
+                f"cannot renew campaign {campaign_id}: it is {row.status} (renew is allowed "
+                "only for a campaign paused for lack of funds)",
+                action="renew",
+                current=row.status,
+            )
         if row.status != CampaignStatus.PAUSED:
             raise _conflict("resume", campaign_id, row.status)
+        if funds_only and row.pause_reason != PauseReason.FUNDS:
+            raise TransitionConflict(
+                f"cannot renew campaign {campaign_id}: it is paused by "
+                f"{row.pause_reason or 'the user'}, not for lack of funds (use resume)",
+                action="renew",
+                current=f"{row.status}:{row.pause_reason}",
+            )
         if row.pause_reason == PauseReason.FUNDS:
             price = await message_store.first_new_price(conn, campaign_id)
             balance = await account_store.balance(conn, account_id)
