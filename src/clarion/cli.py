@@ -61,7 +61,12 @@ stoplist_app = typer.Typer(
     help="Stop-lists: an account's, or the system list that applies to every account.",
     no_args_is_help=True,
 )
+prices_app = typer.Typer(
+    help="Price tables: an account's, or the default table that applies to every account.",
+    no_args_is_help=True,
+)
 app.add_typer(db_app, name="db")
+app.add_typer(prices_app, name="prices")
 app.add_typer(stoplist_app, name="stoplist")
 app.add_typer(recipients_app, name="recipients")
 app.add_typer(accounts_app, name="accounts")
@@ -436,6 +441,76 @@ def stoplist_list(
     table = Table("phone", "comment", "added", title=f"{total} numbers")
     for r in rows:
         table.add_row(r.phone, r.comment, r.created_at.isoformat(timespec="seconds"))
+    console.print(table)
+
+
+PriceAccountOpt = Annotated[int | None, typer.Option("--account", help="An account's table.")]
+DefaultOpt = Annotated[bool, typer.Option("--default", help="The default table.")]
+
+
+def _price_owner(account: int | None, default: bool) -> dict[str, Any]:
+    if (account is None) == (not default):
+        raise typer.BadParameter("give exactly one of --account ID or --default")
+    return {"default": True} if default else {"account_id": account}
+
+
+@prices_app.command("load")
+def prices_load(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    account: PriceAccountOpt = None,
+    default: DefaultOpt = False,
+    currency: Annotated[
+        str, typer.Option(help="Currency of the default table (an account's is its own).")
+    ] = "USD",
+    database: DatabaseOpt = None,
+) -> None:
+    """Replace a price table with a CSV (channel,country,operator,unit,price)."""
+    from clarion.services import pricing
+
+    owner = _price_owner(account, default)
+    settings = _settings(database)
+    _prepare(settings)
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        err.print(f"[red]error:[/red] {file} is not UTF-8 text")
+        raise typer.Exit(1) from exc
+    if default:
+        owner["currency"] = currency
+
+    async def work(db: Database) -> int | list[tuple[int, str]]:
+        try:
+            return await pricing.load(db, text=text, **owner)
+        except pricing.PriceTableError as exc:
+            return exc.errors
+
+    outcome = _run(settings, work)
+    if isinstance(outcome, list):
+        for row, reason in outcome:
+            err.print(f"row {row}: {reason}")
+        err.print(f"[red]error:[/red] {len(outcome)} bad row(s); the table is unchanged")
+        raise typer.Exit(1)
+    console.print(f"loaded {outcome} price rules")
+
+
+@prices_app.command("list")
+def prices_list(
+    account: PriceAccountOpt = None,
+    default: DefaultOpt = False,
+    database: DatabaseOpt = None,
+) -> None:
+    """Show a price table (the default table unless --account is given)."""
+    from clarion.services import pricing
+
+    owner = _price_owner(account, default or account is None)
+    settings = _settings(database)
+    _prepare(settings)
+    rows = _run(settings, lambda db: pricing.rules(db, **owner))
+    table = Table("channel", "country", "operator", "unit", "price", title=f"{len(rows)} rules")
+    for r in rows:
+        table.add_row(
+            r.channel, r.country or "*", r.operator or "*", r.unit, f"{r.price} {r.currency}"
+        )
     console.print(table)
 
 

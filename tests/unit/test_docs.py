@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clarion.cli import accounts_app, app, campaigns_app, db_app, recipients_app, stoplist_app
+from clarion.cli import (
+    accounts_app,
+    app,
+    campaigns_app,
+    db_app,
+    prices_app,
+    recipients_app,
+    stoplist_app,
+)
 from clarion.config import Settings
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
@@ -27,6 +35,7 @@ def test_every_cli_command_is_in_the_readme() -> None:
         ("campaigns", campaigns_app),
         ("recipients", recipients_app),
         ("stoplist", stoplist_app),
+        ("prices", prices_app),
     )
     for group, sub in groups:
         commands += [f"clarion {group} {c.name}" for c in sub.registered_commands]

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from clarion import __version__
-from clarion.api import addressbook, links, problems, v1
+from clarion.api import addressbook, links, prices, problems, v1
 from clarion.config import Settings
 from clarion.dialects import mobizon
 from clarion.dispatch.engine import Dispatcher, build_dispatcher
@@ -61,6 +61,7 @@ def create_app(
     problems.install(app)
     app.include_router(v1.router)
     app.include_router(addressbook.router)
+    app.include_router(prices.router)
     app.include_router(mobizon.router)
     app.include_router(links.router)
 

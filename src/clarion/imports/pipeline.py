@@ -7,7 +7,8 @@ task's checkpoint (services/imports.py).
 
 What is decided here: normalisation and Mobizon codes 1/2/3/6/7/8, placeholders
 (code 20 under placeholdersFlag 3), duplicates within the chunk (4), the rendered
-text, its segments and price. What needs the database is decided by the caller:
+text, its segments and price (the campaign's price table, or its flat price per
+segment where no rule matches). What needs the database is decided by the caller:
 duplicates against rows already in the campaign (4) and stop-lists (5).
 """
 
@@ -15,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import NamedTuple
 
-from clarion.domain import encoding, recipients, templates
+from clarion.domain import encoding, pricing, recipients, templates
 
 # (row number in the source, raw phone value, placeholder variables or None)
 SourceRow = tuple[int, object, Mapping[str, str] | None]
@@ -33,6 +35,9 @@ class ScreenSpec:
     price_micros_per_segment: int
     allowed_countries: frozenset[str] | None = None
     blocked_operators: frozenset[str] = frozenset()
+    # The account's price table for the campaign's channel; None or empty = the flat
+    # price per segment for everyone.
+    prices: pricing.PriceTable | None = None
 
 
 class Accepted(NamedTuple):
@@ -63,6 +68,34 @@ def _raw(value: object) -> str:
     return "" if value is None else str(value)
 
 
+_MICROS = Decimal(1_000_000)
+
+
+class _Pricer:
+    """Price in micro-units of one chunk's rows, memoised per (country, operator,
+    segments): a chunk has few distinct ones, so Decimal work is rare."""
+
+    __slots__ = ("_memo", "_per_segment", "_table")
+
+    def __init__(self, table: pricing.PriceTable, per_segment: int) -> None:
+        self._table = table
+        self._per_segment = per_segment
+        self._memo: dict[tuple[str, str, int], int] = {}
+
+    def __call__(self, country: str, operator: str, segments: int) -> int:
+        key = (country, operator, segments)
+        micros = self._memo.get(key)
+        if micros is None:
+            rule = self._table.rule(country=country, operator=operator)
+            if rule is None:
+                micros = segments * self._per_segment
+            else:
+                amount = pricing.cost(rule, segments=segments) * _MICROS
+                micros = int(amount.to_integral_value(rounding=ROUND_HALF_EVEN))
+            self._memo[key] = micros
+        return micros
+
+
 def screen_rows(spec: ScreenSpec, rows: Sequence[SourceRow]) -> ChunkResult:
     """Screen one chunk. Order of checks follows Mobizon: number, account policy,
     duplicate, placeholders."""
@@ -74,6 +107,7 @@ def screen_rows(spec: ScreenSpec, rows: Sequence[SourceRow]) -> ChunkResult:
     base_segments = encoding.segments(spec.text)
     seen: set[str] = set()
     out = ChunkResult()
+    pricer = _Pricer(spec.prices, spec.price_micros_per_segment) if spec.prices else None
     for row, raw, variables in rows:
         screened = recipients.screen(raw, policy=policy, seen=seen)
         phone = screened.phone
@@ -103,7 +137,11 @@ def screen_rows(spec: ScreenSpec, rows: Sequence[SourceRow]) -> ChunkResult:
                 variables=kept or None,
                 text=text,
                 segments=segments,
-                price_micros=segments * spec.price_micros_per_segment,
+                price_micros=(
+                    segments * spec.price_micros_per_segment
+                    if pricer is None
+                    else pricer(phone.country, phone.operator, segments)
+                ),
             )
         )
     return out

@@ -38,7 +38,7 @@ from clarion.domain.lifecycle import (
     MessageStatus,
     PauseReason,
 )
-from clarion.services import links
+from clarion.services import links, pricing
 from clarion.services.errors import (
     Conflict,
     InsufficientFunds,
@@ -481,6 +481,9 @@ async def _add_recipients(
                 raise Conflict("a single campaign takes exactly one recipient")
         base_measure = encoding.measure(campaign.text)
         price_per_segment: Decimal = campaign.price_per_segment
+        prices = await pricing.table_for(
+            conn, account_id=account_id, channel=campaign.channel, currency=account.currency
+        )
         results: list[RecipientResult] = []
         rows: list[dict[str, Any]] = []
         slots: list[int] = []
@@ -519,7 +522,12 @@ async def _add_recipients(
                     "variables": dict(entry.variables) or None,
                     "text": text,
                     "segments": segments,
-                    "price": price_per_segment * segments,
+                    "price": prices.price(
+                        country=phone.country,
+                        operator=phone.operator,
+                        segments=segments,
+                        per_segment=price_per_segment,
+                    ),
                 }
             )
         message_ids = await message_store.insert_new(

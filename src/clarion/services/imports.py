@@ -41,6 +41,7 @@ from clarion.domain import recipients, templates
 from clarion.domain.lifecycle import EDITABLE_CAMPAIGN_STATUSES
 from clarion.imports import readers
 from clarion.imports.pipeline import ChunkResult, ScreenSpec, SourceRow, screen_rows
+from clarion.services import pricing
 from clarion.services.errors import Conflict, InvalidInput, NotFound
 from clarion.store import accounts as account_store
 from clarion.store import campaigns as campaign_store
@@ -295,6 +296,10 @@ async def run(
         account = await account_store.get(conn, task.account_id)
     if campaign is None or account is None:
         return await _fail(db, task, owner, "the campaign was deleted", rollback=False)
+    async with db.read() as conn:
+        prices = await pricing.table_for(
+            conn, account_id=account.id, channel=campaign.channel, currency=account.currency
+        )
     spec = ScreenSpec(
         campaign_type=campaign.type,
         text=campaign.text,
@@ -307,6 +312,7 @@ async def run(
             else None
         ),
         blocked_operators=frozenset(o.lower() for o in account.blocked_operators or []),
+        prices=prices or None,
     )
     counts: Counter[str] = Counter(task.counts or {})
     done = int(task.done)

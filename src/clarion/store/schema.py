@@ -291,3 +291,21 @@ link_visits = Table(
     Column("at", UtcDateTime, nullable=False),
     Index(None, "link_id", "at"),
 )
+
+
+# Price tables: account_id 0 is the default table, applied to every account (an
+# account's own rules override it rule by rule). country / operator "" = any.
+prices = Table(
+    "prices",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", BigId, nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("country", String(2), nullable=False, server_default=""),
+    Column("operator", String(100), nullable=False, server_default=""),
+    Column("unit", String(8), nullable=False),
+    Column("price", Money, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("account_id", "channel", "country", "operator"),
+)
