@@ -311,6 +311,7 @@ class Dispatcher:
     ) -> list[message_store.Claimed]:
         now = self.clock()
         async with self.db.begin() as conn:
+            await campaign_store.lock(conn, campaign.id)
             due = await message_store.due_new(conn, campaign_id=campaign.id, limit=limit)
             if not due:
                 return []
@@ -431,6 +432,7 @@ class Dispatcher:
         }
         try:
             async with self.db.begin() as conn:
+                await campaign_store.lock(conn, campaign.id)
                 await message_store.settle_claimed(
                     conn,
                     campaign_id=campaign.id,
@@ -447,6 +449,7 @@ class Dispatcher:
                 extra={"action": "claim_race", "campaign_id": campaign.id},
             )
             async with self.db.begin() as conn:
+                await campaign_store.lock(conn, campaign.id)
                 for status, rows in settled.items():
                     transition = (
                         MESSAGE_TRANSITIONS["accept"]

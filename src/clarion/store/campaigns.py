@@ -199,6 +199,17 @@ async def delete_campaign(
     return result.rowcount == 1
 
 
+async def lock(conn: AsyncConnection, campaign_id: int) -> None:
+    """Take the campaign row's lock first (PostgreSQL; SQLite transactions are already
+    serialised). Every transaction that moves a campaign's money or counters starts
+    here, so they all lock in one order — campaign, then its messages, counters and
+    account — and cannot deadlock each other."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            select(campaigns.c.id).where(campaigns.c.id == campaign_id).with_for_update()
+        )
+
+
 async def add_spent(conn: AsyncConnection, *, campaign_id: int, amount: Decimal) -> None:
     statement = statements.cached(
         conn,
