@@ -17,14 +17,12 @@ import logging
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Row
 
 from clarion.domain import recipients
-from clarion.imports import readers
-from clarion.services import campaigns, imports
+from clarion.services import campaigns
 from clarion.services.errors import InvalidInput, NotFound, ServiceError
 from clarion.store import campaigns as campaign_store
 from clarion.store import contacts as contact_store
@@ -39,72 +37,6 @@ MessageQuery = queries.MessageQuery
 
 # A card reference's key -> the contact type it reads (other keys: a custom field).
 CARD_CONTACT_TYPES = {"mobile": "mobile", "phone": "phone", "landline": "phone"}
-
-
-# --- placeholders flag per request --------------------------------------------------
-
-
-async def add_recipients(
-    db: Database,
-    *,
-    account_id: int,
-    campaign_id: int,
-    entries: Sequence[campaigns.RecipientInput],
-    limit: int,
-    replace: bool,
-    placeholders_flag: int,
-) -> list[campaigns.RecipientResult]:
-    return await campaigns.add_recipients(
-        db,
-        account_id=account_id,
-        campaign_id=campaign_id,
-        entries=entries,
-        limit=limit,
-        replace=replace,
-        placeholders_flag=placeholders_flag,
-    )
-
-
-async def start_file_import(
-    db: Database,
-    *,
-    account_id: int,
-    campaign_id: int,
-    path: Path,
-    options: readers.CsvOptions,
-    replace: bool,
-    placeholders_flag: int,
-) -> int:
-    """Queue an import of an uploaded file (deleted when its task ends)."""
-    return await imports.start_file_import(
-        db,
-        account_id=account_id,
-        campaign_id=campaign_id,
-        path=path,
-        options=options,
-        replace=replace,
-        owned_file=True,
-        placeholders_flag=placeholders_flag,
-    )
-
-
-async def start_group_import(
-    db: Database,
-    *,
-    account_id: int,
-    campaign_id: int,
-    group_ids: Sequence[int],
-    replace: bool,
-    placeholders_flag: int,
-) -> int:
-    return await imports.start_group_import(
-        db,
-        account_id=account_id,
-        campaign_id=campaign_id,
-        group_ids=group_ids,
-        replace=replace,
-        placeholders_flag=placeholders_flag,
-    )
 
 
 # --- recipients from the address book -----------------------------------------------

@@ -31,7 +31,7 @@ from clarion.dialects.mobizon.wire import (
 from clarion.domain import recipients, schedule, templates
 from clarion.domain.lifecycle import CampaignStatus, MessageStatus
 from clarion.imports import readers
-from clarion.services import campaigns
+from clarion.services import campaigns, imports
 from clarion.services import mobizon_support as support
 from clarion.store.campaigns import Counter
 
@@ -410,13 +410,14 @@ async def _import_file(
         limit=ctx.settings.max_import_bytes,
     )
     try:
-        task_id = await support.start_file_import(
+        task_id = await imports.start_file_import(
             ctx.db,
             account_id=ctx.account_id,
             campaign_id=campaign_id,
             path=path,
             options=csv,
             replace=replace,
+            owned_file=True,
             placeholders_flag=flag,
         )
     except BaseException:
@@ -449,7 +450,7 @@ async def add_recipients(ctx: Context) -> Any:
             raise values.FieldErrors({key: f"{key} must hold contact group ids"})
         if len(group_ids) > MAX_GROUPS:
             raise MobizonError(PARAMETER_LIMIT, f"at most {MAX_GROUPS} groups per request")
-        task_id = await support.start_group_import(
+        task_id = await imports.start_group_import(
             ctx.db,
             account_id=ctx.account_id,
             campaign_id=campaign_id,
@@ -472,7 +473,7 @@ async def add_recipients(ctx: Context) -> Any:
         entries, originals = await _card_refs(ctx, items)
     else:
         entries, originals = await _ids_source(ctx, items, kind)
-    results = await support.add_recipients(
+    results = await campaigns.add_recipients(
         ctx.db,
         account_id=ctx.account_id,
         campaign_id=campaign_id,
