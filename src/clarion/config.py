@@ -72,3 +72,8 @@ class Settings(BaseSettings):
     sim_rejected_rate: float = Field(
         0.0, description="Share of simulated submissions the carrier rejects outright."
     )
+    smpp_config: str = Field(
+        "",
+        description="Path of the SMPP connections file (TOML or JSON) used by the `smpp` "
+        "channel; see docs/channels/smpp.md.",
+    )

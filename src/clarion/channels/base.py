@@ -110,4 +110,5 @@ def build(name: str, settings: Settings, sink: ReportSink) -> Channel:
 
 def _load_builtin() -> None:
     # Adapters register themselves on import.
+    import clarion.channels.smpp  # noqa: F401
     from clarion.channels import fake, sim_sms  # noqa: F401
