@@ -17,7 +17,8 @@ What it does:
 
 Commands: ``throttle_next(n)`` (the next n submit_sm get ESME_RTHROTTLED),
 ``throttle_every(k)`` (every k-th, until ``throttle_every(0)``), ``reject`` (a phone ->
-command_status map for permanent errors), ``receipt_stat`` (phone -> stat, default
+command_status map for permanent errors), ``nack`` (phone -> status answered with a
+generic_nack instead of submit_sm_resp), ``receipt_stat`` (phone -> stat, default
 DELIVRD), ``drop_after(n)`` (after n more submit_sm: stop answering, keep taking what
 arrives until the line is quiet, then abort the connection; the taken PDUs get
 receipts later, their responses are lost), ``drop_now()`` (abort every connection), and
@@ -213,6 +214,13 @@ class _Session(asyncio.Protocol):
             status = wire.RTHROTTLED
         elif destination in smsc.reject:
             status = smsc.reject[destination]
+        elif destination in smsc.nack:
+            smsc.submits.append(
+                SubmitRecord(self.system_id, destination, "", 0, data_coding, esm_class, "", 0,
+                             message, smsc.nack[destination], None)
+            )  # fmt: skip
+            self.write(wire.pdu(wire.GENERIC_NACK, smsc.nack[destination], seq))
+            return
         message_id = None
         if status == wire.ROK:
             message_id = f"{next(smsc.ids):x}"
@@ -265,6 +273,7 @@ class Smsc:
         self.receipts_acked = 0
         self.unanswered = 0
         self.reject: dict[str, int] = {}
+        self.nack: dict[str, int] = {}
         self.receipt_stat: dict[str, str] = {}
         self.throttle_count = 0
         self.throttle_k = 0

@@ -301,6 +301,7 @@ class Link:
         self.ready = asyncio.Event()
         self.window = asyncio.Semaphore(conn.window)
         self.binds = 0  # successful binds so far (observability, tests)
+        self.throttles = 0  # ESME_RTHROTTLED answers seen
         self._next_slot = 0.0
         self._paused_until = 0.0
         self._runner: asyncio.Task[None] | None = None
@@ -360,6 +361,7 @@ class Link:
 
     def throttled(self) -> None:
         """The SMSC said ESME_RTHROTTLED: hold every write for ``throttle_pause``."""
+        self.throttles += 1
         loop = asyncio.get_running_loop()
         self._paused_until = max(self._paused_until, loop.time() + self.conn.throttle_pause)
 
