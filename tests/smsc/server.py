@@ -206,8 +206,14 @@ class _Session(asyncio.Protocol):
             if data_coding & 0x0C == 0x08
             else wire.gsm_decode(user_data)
         )
+        stalled = False
+        if self.stall_after is not None:
+            self.stall_after -= 1
+            stalled = self.stalled = self.stall_after < 0
         status = wire.ROK
-        if smsc.throttle_count > 0:
+        if stalled:
+            pass  # taken whatever the throttle / reject settings say
+        elif smsc.throttle_count > 0:
             smsc.throttle_count -= 1
             status = wire.RTHROTTLED
         elif smsc.throttle_k and next(smsc.throttle_counter) % smsc.throttle_k == 0:
@@ -243,14 +249,11 @@ class _Session(asyncio.Protocol):
         smsc.submits.append(record)
         if message_id is not None and record.registered_delivery & 0x01:
             smsc.schedule_receipt(record)
-        if self.stall_after is not None:
-            self.stall_after -= 1
-            if self.stall_after < 0:
-                # Stalled: the submit_sm was taken (recorded, receipt coming) but its
-                # response never leaves; the connection is aborted once quiet.
-                self.stalled = True
-                smsc.unanswered += 1
-                return
+        if stalled:
+            # The submit_sm was taken (recorded, receipt coming) but its response
+            # never leaves; the connection is aborted once the line is quiet.
+            smsc.unanswered += 1
+            return
         resp_body = (message_id or "").encode() + b"\x00" if status == wire.ROK else b""
         self.write(wire.pdu(wire.SUBMIT_SM_RESP, status, seq, resp_body))
 
