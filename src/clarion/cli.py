@@ -177,6 +177,49 @@ def accounts_topup(account_id: int, amount: str, database: DatabaseOpt = None) -
     console.print(f"account {account_id} balance: {balance}")
 
 
+@accounts_app.command("configure")
+def accounts_configure(
+    account_id: int,
+    refund_policy: Annotated[
+        str | None,
+        typer.Option(
+            help="none (charge on submit, keep it) or undelivered (refund UNDELIVERED / REJECTED reports)."
+        ),
+    ] = None,
+    operator: Annotated[
+        bool | None,
+        typer.Option(
+            "--operator/--no-operator", help="May moderate every account's campaigns via /v1."
+        ),
+    ] = None,
+    moderation: Annotated[
+        bool | None,
+        typer.Option(
+            "--moderation/--no-moderation", help="Hold every campaign of the account for review."
+        ),
+    ] = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Set an account's refund policy, operator role or moderation requirement."""
+    settings = _settings(database)
+    _prepare(settings)
+    row = _run(
+        settings,
+        lambda db: account_service.configure(
+            db,
+            account_id=account_id,
+            refund_policy=refund_policy,
+            is_operator=operator,
+            moderation_required=moderation,
+        ),
+    )
+    console.print(
+        f"account {row.id}: refund policy {row.refund_policy}, operator "
+        f"{'yes' if row.is_operator else 'no'}, moderation "
+        f"{'required' if row.moderation_required else 'by content rules'}"
+    )
+
+
 @accounts_app.command("list")
 def accounts_list(database: DatabaseOpt = None) -> None:
     """List accounts with their balance."""
@@ -276,6 +319,44 @@ def campaigns_renew(campaign_id: int, database: DatabaseOpt = None) -> None:
         lambda db: campaign_service.resume(
             db, account_id=account_id, campaign_id=campaign_id, funds_only=True
         ),
+    )
+    console.print(f"campaign {campaign_id}: {row.status}")
+
+
+@campaigns_app.command("moderation")
+def campaigns_moderation(database: DatabaseOpt = None) -> None:
+    """List campaigns of every account held for moderation (BSG `spam`)."""
+    settings = _settings(database)
+    _prepare(settings)
+    rows = _run(settings, campaign_service.moderation_queue)
+    table = Table("id", "account", "channel", "name", "text", "created")
+    for r in rows:
+        table.add_row(
+            str(r.id), str(r.account_id), r.channel, r.name, r.text[:60], r.created_at.isoformat()
+        )
+    console.print(table)
+
+
+@campaigns_app.command("approve")
+def campaigns_approve(campaign_id: int, database: DatabaseOpt = None) -> None:
+    """Approve a campaign held for moderation: it starts (or waits for its start time)."""
+    settings = _settings(database)
+    _prepare(settings)
+    row = _run(
+        settings,
+        lambda db: campaign_service.moderate(db, campaign_id=campaign_id, approve=True),
+    )
+    console.print(f"campaign {campaign_id}: {row.status}")
+
+
+@campaigns_app.command("decline")
+def campaigns_decline(campaign_id: int, database: DatabaseOpt = None) -> None:
+    """Decline a campaign held for moderation: it never sends."""
+    settings = _settings(database)
+    _prepare(settings)
+    row = _run(
+        settings,
+        lambda db: campaign_service.moderate(db, campaign_id=campaign_id, approve=False),
     )
     console.print(f"campaign {campaign_id}: {row.status}")
 

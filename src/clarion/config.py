@@ -72,6 +72,23 @@ class Settings(BaseSettings):
     sim_rejected_rate: float = Field(
         0.0, description="Share of simulated submissions the carrier rejects outright."
     )
+    rcs_channel: str = Field("sim_rcs", description="Channel used for new RCS campaigns.")
+    sim_rcs_capable_share: float = Field(
+        0.7, description="Share of numbers the simulated RCS carrier can reach (fixed per number)."
+    )
+    sim_rcs_read_share: float = Field(
+        0.5, description="Share of delivered simulated RCS messages reported READ."
+    )
+    sim_rcs_undelivered_rate: float = Field(
+        0.03, description="Share of simulated RCS messages to capable numbers that end UNDELIVERED."
+    )
+    moderation_patterns: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Content rules (JSON list of case-insensitive regular expressions): a campaign "
+            "whose text matches one is held for moderation (BSG `spam`) when started."
+        ),
+    )
     smpp_config: str = Field(
         "",
         description="Path of the SMPP connections file (TOML or JSON) used by the `smpp` "

@@ -186,11 +186,10 @@ async def test_rcs_campaign_uses_rcs_rules(
     client: httpx.AsyncClient, tenant: Tenant, db: Database
 ) -> None:
     await pricing.load(db, default=True, text=DEFAULTS)
-    # Not offered by /v1 yet (no RCS channel adapter): created through the service.
     campaign = await campaigns.create(
         db,
         account_id=tenant.id,
-        spec=campaigns.CampaignSpec(name="rcs", text="Hello", channel="rcs"),
+        spec=campaigns.CampaignSpec(name="rcs", text="", channel="rcs", content={"text": "Hello"}),
         default_channel="fake",
         price_per_segment=FLAT,
     )

@@ -46,3 +46,12 @@ async def get_account(
 DB = Annotated[Database, Depends(get_db)]
 Config = Annotated[Settings, Depends(get_settings)]
 Account = Annotated[Row[Any], Depends(get_account)]
+
+
+async def get_operator(account: Annotated[Row[Any], Depends(get_account)]) -> Row[Any]:
+    if not account.is_operator:
+        raise HTTPException(403, "this API key's account is not an operator account")
+    return account
+
+
+Operator = Annotated[Row[Any], Depends(get_operator)]

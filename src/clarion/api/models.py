@@ -15,12 +15,33 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class FallbackIn(Strict):
+    """The alternative SMS of an RCS campaign: sent once to each recipient whose RCS
+    message is not delivered (not RCS-capable, failed, or expired)."""
+
+    text: Annotated[str, Field(min_length=1, max_length=2000)]
+    sender: Annotated[str, Field(max_length=64)] = ""
+    validity_minutes: Annotated[int, Field(gt=0, le=4320)] | None = None
+    check_stop_list: bool = True
+
+
 class CampaignCreate(Strict):
     name: Annotated[str, Field(min_length=1, max_length=255)]
     channel: Literal["sms", "rcs", "voice"] = "sms"
     type: Literal["single", "mass", "template"] = "mass"
     sender: Annotated[str, Field(max_length=64)] = ""
-    text: Annotated[str, Field(min_length=1, max_length=2000)]
+    text: Annotated[str, Field(min_length=1, max_length=2000)] | None = Field(
+        None, description="The SMS text (required for sms; rcs campaigns use content)."
+    )
+    content: dict[str, Any] | None = Field(
+        None,
+        description=(
+            "RCS content, BSG's options object: {text} (<= 160) or {cards: [{title, text, "
+            "media: {url}, suggestions: [{type: link|call, text, url|phone}]}]}."
+        ),
+    )
+    fallback: FallbackIn | None = None
+    check_stop_list: bool = True
     rate_limit: Annotated[int, Field(gt=0, le=1_000_000)] | None = None
     rate_period: Annotated[int, Field(gt=0, le=86_400)] | None = None
     start_at: AwareDatetime | None = None
@@ -64,10 +85,13 @@ class Campaign(BaseModel):
     started_at: datetime | None
     sent_at: datetime | None
     finished_at: datetime | None
+    content: dict[str, Any] | None = Field(None, description="RCS content (rcs campaigns).")
 
     @classmethod
     def of(cls, row: Any) -> Campaign:
-        return cls.model_validate(dict(row._mapping))
+        values = dict(row._mapping)
+        values["content"] = (values.get("settings") or {}).get("rcs")
+        return cls.model_validate(values)
 
 
 class CampaignPage(BaseModel):
@@ -142,13 +166,19 @@ class RecipientsOut(BaseModel):
     recipients: list[RecipientOut]
 
 
-class Stats(BaseModel):
+class FallbackStats(BaseModel):
     messages: dict[str, int]
     segments: dict[str, int]
     cost: Decimal
     estimated_cost: Decimal
     total_messages: int
     total_segments: int
+
+
+class Stats(FallbackStats):
+    fallback: FallbackStats | None = Field(
+        None, description="The SMS fallback messages of an RCS campaign, counted apart."
+    )
 
 
 class Message(BaseModel):

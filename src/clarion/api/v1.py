@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any
@@ -12,7 +13,7 @@ from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
 from fastapi.responses import PlainTextResponse
 
 from clarion.api import models, uploads
-from clarion.api.deps import DB, Account, Config
+from clarion.api.deps import DB, Account, Config, Operator
 from clarion.domain.recipients import describe_code, overall
 from clarion.imports import readers
 from clarion.services import campaigns as service
@@ -33,17 +34,25 @@ async def account(account: Account) -> Any:
 async def create_campaign(
     body: models.CampaignCreate, account: Account, db: DB, settings: Config
 ) -> Any:
-    if body.channel != "sms":
+    if body.channel not in service.SENDING_CHANNELS:
         raise InvalidInput(
             f"channel {body.channel!r} is not available yet on this server", field="channel"
         )
-    spec = service.CampaignSpec(**body.model_dump())
+    if body.channel == "sms" and body.text is None:
+        raise InvalidInput("an sms campaign needs text", field="text")
+    fields = body.model_dump(exclude={"fallback", "text"})
+    spec = service.CampaignSpec(
+        **fields,
+        text=body.text or "",
+        fallback=service.Fallback(**body.fallback.model_dump()) if body.fallback else None,
+    )
     row = await service.create(
         db,
         account_id=account.id,
         spec=spec,
         default_channel=settings.default_channel,
         price_per_segment=settings.price_per_segment,
+        rcs_channel=settings.rcs_channel,
     )
     return models.Campaign.of(row)
 
@@ -274,7 +283,11 @@ async def start(campaign_id: CampaignId, account: Account, db: DB, settings: Con
     account requires it). 409 from any other status."""
     return models.Campaign.of(
         await service.start(
-            db, account_id=account.id, campaign_id=campaign_id, base_url=settings.public_base_url
+            db,
+            account_id=account.id,
+            campaign_id=campaign_id,
+            base_url=settings.public_base_url,
+            moderation_patterns=settings.moderation_patterns,
         )
     )
 
@@ -322,13 +335,10 @@ async def retry(campaign_id: CampaignId, account: Account, db: DB) -> Any:
 @router.get("/campaigns/{campaign_id}/stats", response_model=models.Stats)
 async def stats(campaign_id: CampaignId, account: Account, db: DB) -> Any:
     result = await service.stats(db, account_id=account.id, campaign_id=campaign_id)
+    fallback = await service.fallback_stats(db, account_id=account.id, campaign_id=campaign_id)
     return models.Stats(
-        messages=result.messages,
-        segments=result.segments,
-        cost=result.cost,
-        estimated_cost=result.estimated_cost,
-        total_messages=result.total_messages,
-        total_segments=result.total_segments,
+        **asdict(result),
+        fallback=models.FallbackStats(**asdict(fallback)) if fallback is not None else None,
     )
 
 
@@ -362,3 +372,29 @@ async def messages(
 async def events(campaign_id: CampaignId, account: Account, db: DB) -> Any:
     rows = await service.audit(db, account_id=account.id, campaign_id=campaign_id)
     return [models.AuditEvent.model_validate(dict(r._mapping)) for r in rows]
+
+
+@router.get("/moderation/campaigns", response_model=list[models.Campaign], tags=["moderation"])
+async def moderation_queue(operator: Operator, db: DB) -> Any:
+    """Operator accounts only: campaigns of every account held for moderation."""
+    return [models.Campaign.of(r) for r in await service.moderation_queue(db)]
+
+
+@router.post(
+    "/moderation/campaigns/{campaign_id}/approve",
+    response_model=models.Campaign,
+    tags=["moderation"],
+)
+async def approve(campaign_id: CampaignId, operator: Operator, db: DB) -> Any:
+    """Operator accounts only: MODERATION -> QUEUED (starts at its time). 409 otherwise."""
+    return models.Campaign.of(await service.moderate(db, campaign_id=campaign_id, approve=True))
+
+
+@router.post(
+    "/moderation/campaigns/{campaign_id}/decline",
+    response_model=models.Campaign,
+    tags=["moderation"],
+)
+async def decline(campaign_id: CampaignId, operator: Operator, db: DB) -> Any:
+    """Operator accounts only: MODERATION -> DECLINED (never sends). 409 otherwise."""
+    return models.Campaign.of(await service.moderate(db, campaign_id=campaign_id, approve=False))

@@ -16,10 +16,10 @@ instead of resending blindly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from clarion.config import Settings
 from clarion.domain.lifecycle import MessageStatus
@@ -42,6 +42,9 @@ class Submission:
     segments: int
     validity_minutes: int | None = None
     mclass: int | None = None
+    # Rich content for channels that carry more than text (RCS: BSG's ``options``
+    # object, validated by domain/rcs.py); None for plain SMS.
+    content: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,4 +114,4 @@ def build(name: str, settings: Settings, sink: ReportSink) -> Channel:
 def _load_builtin() -> None:
     # Adapters register themselves on import.
     import clarion.channels.smpp  # noqa: F401
-    from clarion.channels import fake, sim_sms  # noqa: F401
+    from clarion.channels import fake, sim_rcs, sim_sms  # noqa: F401

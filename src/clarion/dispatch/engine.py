@@ -55,7 +55,7 @@ from clarion.domain.lifecycle import (
     report_transition,
 )
 from clarion.services import campaigns as campaign_service
-from clarion.services import imports
+from clarion.services import fallback, imports
 from clarion.store import accounts as account_store
 from clarion.store import campaigns as campaign_store
 from clarion.store import messages as message_store
@@ -70,6 +70,7 @@ PENDING_SEND = (MessageStatus.NEW, MessageStatus.SENDING)
 PENDING_ANY = (MessageStatus.NEW, MessageStatus.SENDING, MessageStatus.ACCEPTED)
 THROTTLE_BACKOFF = 1.0
 SENDING_ONLY = frozenset({MessageStatus.SENDING.value})
+REFUNDABLE = frozenset({MessageStatus.UNDELIVERED.value, MessageStatus.REJECTED.value})
 
 
 @dataclass(slots=True)
@@ -253,7 +254,7 @@ class Dispatcher:
         if self._running_rows is not None and mono - self._running_at < self.settings.poll_interval:
             return self._running_rows
         async with self.db.read() as conn:
-            rows = await campaign_store.with_status(conn, [CampaignStatus.RUNNING])
+            rows = await campaign_store.sendable(conn)
         self._running_rows, self._running_at = rows, mono
         live = {r.id for r in rows}
         for gone in set(self._campaigns) - live:
@@ -279,6 +280,7 @@ class Dispatcher:
         if not claimed:
             return result
         result.claimed = len(claimed)
+        content = (campaign.settings or {}).get("rcs") if campaign.channel == "rcs" else None
         submissions = [
             Submission(
                 message_id=m.id,
@@ -289,6 +291,7 @@ class Dispatcher:
                 segments=m.segments,
                 validity_minutes=campaign.validity_minutes,
                 mclass=campaign.mclass,
+                content=content,
             )
             for m in claimed
         ]
@@ -310,15 +313,27 @@ class Dispatcher:
         self, campaign: Row[Any], limit: int, result: BatchResult
     ) -> list[message_store.Claimed]:
         now = self.clock()
+        # An SMS-fallback child pauses its parent when funds run out (services/fallback).
+        holder = campaign.parent_id if campaign.parent_id is not None else campaign.id
         async with self.db.begin() as conn:
+            if campaign.parent_id is not None:
+                # Lock order: the parent first, as every service touching both does.
+                await campaign_store.lock(conn, campaign.parent_id)
+                if await campaign_store.status(conn, campaign.parent_id) != CampaignStatus.RUNNING:
+                    return []
             await campaign_store.lock(conn, campaign.id)
             due = await message_store.due_new(conn, campaign_id=campaign.id, limit=limit)
             if not due:
                 return []
             # Stop-lists are checked again at send time: a number stop-listed after it
-            # was added is not sent to (REJECTED, never charged).
-            blocked = await stoplist.blocked(
-                conn, account_id=campaign.account_id, phones=[m.phone for m in due]
+            # was added is not sent to (REJECTED, never charged), unless the campaign was
+            # created not to check them (BSG ``check_stop_list: false``).
+            blocked = (
+                await stoplist.blocked(
+                    conn, account_id=campaign.account_id, phones=[m.phone for m in due]
+                )
+                if (campaign.settings or {}).get("check_stop_list", True)
+                else set()
             )
             if blocked:
                 await message_store.transition(
@@ -351,7 +366,7 @@ class Dispatcher:
             if not take:
                 await campaign_store.transition(
                     conn,
-                    campaign_id=campaign.id,
+                    campaign_id=holder,
                     transition=CAMPAIGN_TRANSITIONS["pause"],
                     now=now,
                     account_id=campaign.account_id,
@@ -361,7 +376,7 @@ class Dispatcher:
                 result.funds_paused = True
                 log.info(
                     "campaign paused: insufficient funds",
-                    extra={"action": "funds_pause", "campaign_id": campaign.id},
+                    extra={"action": "funds_pause", "campaign_id": holder},
                 )
                 return []
             await message_store.claim(
@@ -377,13 +392,11 @@ class Dispatcher:
                     conn, account_id=campaign.account_id, amount=charged
                 ):
                     raise RuntimeError("balance changed under a locked claim")
-                await account_store.record(
+                await account_store.record_messages(
                     conn,
                     account_id=campaign.account_id,
-                    campaign_id=campaign.id,
-                    amount=-charged,
+                    message_ids=[m.id for m in take],
                     reason="charge",
-                    messages=len(take),
                     now=now,
                 )
                 await campaign_store.add_spent(conn, campaign_id=campaign.id, amount=charged)
@@ -441,6 +454,24 @@ class Dispatcher:
                     now=now,
                 )
                 await self._settle_failures(conn, campaign, requeue, rejected, now)
+                by_id = {m.id: m for m in claimed}
+                await self._refund_failed(
+                    conn,
+                    [
+                        message_store.Changed(
+                            o.id,
+                            campaign.id,
+                            by_id[o.id].segments,
+                            by_id[o.id].price_micros,
+                            MessageStatus.SENDING.value,
+                        )
+                        for status, rows in reported.items()
+                        if status in REFUNDABLE
+                        for o in rows
+                    ],
+                    now,
+                )
+                await self._fall_back(conn, campaign, rejected, reported, now)
         except message_store.ClaimRace:
             # Someone else moved one of our SENDING messages (a reconciliation after a
             # long stall): redo it exactly, row by row, with RETURNING.
@@ -456,13 +487,34 @@ class Dispatcher:
                         if status == MessageStatus.ACCEPTED
                         else report_transition(MessageStatus(status), allowed_from=SENDING_ONLY)
                     )
-                    await message_store.transition_rows(
+                    moved = await message_store.transition_rows(
                         conn, rows=rows, transition=transition, now=now
                     )
+                    if status in REFUNDABLE:
+                        await self._refund_failed(conn, moved, now)
                 await self._settle_failures(conn, campaign, requeue, rejected, now)
+                await self._fall_back(conn, campaign, rejected, reported, now)
         result.accepted = len(accepted) + sum(len(r) for r in reported.values())
         result.requeued = len(requeue)
         result.rejected = len(rejected)
+
+    async def _fall_back(
+        self,
+        conn: Any,
+        campaign: Row[Any],
+        rejected: Sequence[message_store.Outcome],
+        reported: dict[MessageStatus, list[message_store.Outcome]],
+        now: datetime,
+    ) -> None:
+        """RCS messages that failed at submit (or with their report already in) fall
+        back to SMS in the transaction recording the failure."""
+        if campaign.channel != "rcs":
+            return
+        ids = [o.id for o in rejected]
+        for status, rows in reported.items():
+            if status in fallback.TRIGGERS:
+                ids += [o.id for o in rows]
+        await fallback.spawn(conn, campaign_ids=[campaign.id], message_ids=ids, now=now)
 
     async def _settle_failures(
         self,
@@ -495,14 +547,13 @@ class Dispatcher:
         await message_store.refund_charge(conn, ids=[c.id for c in changed])
         if amount:
             await account_store.credit(conn, account_id=campaign.account_id, amount=amount)
-            await account_store.record(
+            await account_store.record_messages(
                 conn,
                 account_id=campaign.account_id,
-                campaign_id=campaign.id,
-                amount=amount,
+                message_ids=[c.id for c in changed],
                 reason="refund",
-                messages=len(changed),
                 now=now,
+                sign=1,
             )
             await campaign_store.add_spent(conn, campaign_id=campaign.id, amount=-amount)
 
@@ -536,12 +587,56 @@ class Dispatcher:
                     continue
                 groups[r.status].append(message_store.Outcome(mid, None, r.error))
             applied = 0
+            failed: list[message_store.Changed] = []
+            refundable: list[message_store.Changed] = []
             for status, rows in groups.items():
                 changed = await message_store.transition_rows(
                     conn, rows=rows, transition=report_transition(status), now=now
                 )
                 applied += len(changed)
+                if status in REFUNDABLE:
+                    refundable += changed
+                if status in fallback.TRIGGERS:
+                    failed += changed
+            if refundable:
+                await self._refund_failed(conn, refundable, now)
+            if failed:
+                await fallback.spawn(
+                    conn,
+                    campaign_ids={c.campaign_id for c in failed},
+                    message_ids=[c.id for c in failed],
+                    now=now,
+                )
         return applied
+
+    async def _refund_failed(
+        self, conn: Any, failed: Sequence[message_store.Changed], now: datetime
+    ) -> None:
+        """Accounts with ``refund_policy = undelivered`` get back what a message that
+        the carrier reports UNDELIVERED or REJECTED was charged (per-message ledger
+        rows, reason ``refund-undelivered``)."""
+        refundable = [c for c in failed if c.price_micros]
+        if not refundable:
+            return
+        owners = await campaign_store.refunding_accounts(conn, {c.campaign_id for c in refundable})
+        by_campaign: dict[int, list[message_store.Changed]] = defaultdict(list)
+        for c in refundable:
+            if c.campaign_id in owners:
+                by_campaign[c.campaign_id].append(c)
+        for campaign_id, changed in by_campaign.items():
+            account_id = owners[campaign_id]
+            amount = sum((c.price for c in changed), Decimal(0))
+            await message_store.refund_charge(conn, ids=[c.id for c in changed])
+            await account_store.credit(conn, account_id=account_id, amount=amount)
+            await account_store.record_messages(
+                conn,
+                account_id=account_id,
+                message_ids=[c.id for c in changed],
+                reason="refund-undelivered",
+                now=now,
+                sign=1,
+            )
+            await campaign_store.add_spent(conn, campaign_id=campaign_id, amount=-amount)
 
     # --- housekeeping --------------------------------------------------------------
 
@@ -565,6 +660,13 @@ class Dispatcher:
                         conn, campaign_id=c.id, transition=MESSAGE_TRANSITIONS["expire"], now=now
                     )
                     expired += len(changed)
+                    if changed and c.channel == "rcs":
+                        await fallback.spawn(
+                            conn,
+                            campaign_ids=[c.id],
+                            message_ids=[m.id for m in changed],
+                            now=now,
+                        )
         return expired > 0
 
     async def reconcile(self) -> bool:
@@ -627,8 +729,17 @@ class Dispatcher:
             if await campaign_store.pending_messages(conn, campaign_id, PENDING_SEND):
                 return False
             row = await campaign_store.get(conn, campaign_id)
-            if row is None:
-                return False
+            if row is None or row.parent_id is not None:
+                return False  # a fallback child ends with its parent
+            if row.channel == "rcs":
+                kid = await campaign_store.child(conn, campaign_id)
+                # Failures still to come may fall back: an RCS campaign with a fallback
+                # is sending until its own messages are final and the fallbacks are out.
+                if kid is not None and (
+                    await campaign_store.pending_messages(conn, campaign_id, PENDING_ANY)
+                    or await campaign_store.pending_messages(conn, kid.id, PENDING_SEND)
+                ):
+                    return False
             done = await campaign_store.transition(
                 conn,
                 campaign_id=campaign_id,
@@ -653,16 +764,19 @@ class Dispatcher:
                     continue
                 reference_time = c.sent_at if c.status == CampaignStatus.SENT else c.finished_at
                 timed_out = reference_time is not None and reference_time + wait <= now
-                pending = await campaign_store.pending_messages(conn, c.id, PENDING_ANY)
+                kid = await campaign_store.child(conn, c.id) if c.channel == "rcs" else None
+                group = [c.id] if kid is None else [c.id, kid.id]
+                pending = await self._pending(conn, group)
                 if pending and timed_out:
-                    await message_store.transition_campaign(
-                        conn,
-                        campaign_id=c.id,
-                        transition=MESSAGE_TRANSITIONS["lose"],
-                        now=now,
-                        values={"error_code": "status-wait-exceeded"},
-                    )
-                    pending = await campaign_store.pending_messages(conn, c.id, PENDING_ANY)
+                    for cid in group:
+                        await message_store.transition_campaign(
+                            conn,
+                            campaign_id=cid,
+                            transition=MESSAGE_TRANSITIONS["lose"],
+                            now=now,
+                            values={"error_code": "status-wait-exceeded"},
+                        )
+                    pending = await self._pending(conn, group)
                 if pending == 0 and c.status == CampaignStatus.SENT:
                     finished = True
                     await campaign_store.transition(
@@ -673,7 +787,16 @@ class Dispatcher:
                         account_id=c.account_id,
                         values={"finished_at": now},
                     )
+                    if kid is not None:
+                        await campaign_service.end_child(conn, kid, now=now)
         return finished
+
+    @staticmethod
+    async def _pending(conn: Any, campaign_ids: Sequence[int]) -> int:
+        total = 0
+        for cid in campaign_ids:
+            total += await campaign_store.pending_messages(conn, cid, PENDING_ANY)
+        return total
 
 
 def build_dispatcher(settings: Settings, db: Database) -> Dispatcher:

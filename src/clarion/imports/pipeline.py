@@ -38,6 +38,8 @@ class ScreenSpec:
     # The account's price table for the campaign's channel; None or empty = the flat
     # price per segment for everyone.
     prices: pricing.PriceTable | None = None
+    # Billing units of one message when not its SMS segments (RCS: 1 per message).
+    unit_segments: int | None = None
 
 
 class Accepted(NamedTuple):
@@ -104,7 +106,9 @@ def screen_rows(spec: ScreenSpec, rows: Sequence[SourceRow]) -> ChunkResult:
     )
     flag = templates.PlaceholdersFlag(spec.placeholders_flag)
     template = spec.campaign_type == "template"
-    base_segments = encoding.segments(spec.text)
+    base_segments = (
+        encoding.segments(spec.text) if spec.unit_segments is None else spec.unit_segments
+    )
     seen: set[str] = set()
     out = ChunkResult()
     pricer = _Pricer(spec.prices, spec.price_micros_per_segment) if spec.prices else None

@@ -116,3 +116,35 @@ async def topup(db: Database, *, account_id: int, amount: Decimal) -> Decimal:
             raise NotFound(f"account {account_id} not found")
         await store.record(conn, account_id=account_id, amount=amount, reason="topup", now=utcnow())
         return await store.balance(conn, account_id)
+
+
+REFUND_POLICIES = ("none", "undelivered")
+
+
+async def configure(
+    db: Database,
+    *,
+    account_id: int,
+    refund_policy: str | None = None,
+    is_operator: bool | None = None,
+    moderation_required: bool | None = None,
+) -> Row[Any]:
+    """Operator settings of an account (CLI only: an account cannot change its own)."""
+    values: dict[str, Any] = {}
+    if refund_policy is not None:
+        if refund_policy not in REFUND_POLICIES:
+            raise InvalidInput(
+                f"refund policy must be one of {', '.join(REFUND_POLICIES)}", field="refund_policy"
+            )
+        values["refund_policy"] = refund_policy
+    if is_operator is not None:
+        values["is_operator"] = is_operator
+    if moderation_required is not None:
+        values["moderation_required"] = moderation_required
+    async with db.begin() as conn:
+        if values and not await store.set_fields(conn, account_id=account_id, values=values):
+            raise NotFound(f"account {account_id} not found")
+        row = await store.get(conn, account_id)
+    if row is None:
+        raise NotFound(f"account {account_id} not found")
+    return row

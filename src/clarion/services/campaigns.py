@@ -14,10 +14,19 @@ Choices where the issue is silent:
 * Retry re-queues only UNDELIVERED / EXPIRED / REJECTED messages and restarts the
   validity window; it is a conflict when there is nothing to retry.
 * Resuming a campaign paused for funds needs a balance covering its next message.
+* RCS campaigns carry their content (BSG's ``options``, domain/rcs.py) in
+  ``settings.rcs`` and ``text`` holds its plain-text summary (searched, moderated);
+  an RCS message is one unit (``segments`` = 1) priced with the ``rcs`` price rules.
+  An alternative SMS (``Fallback``) creates the internal child campaign described in
+  services/fallback.py; start / pause / stop / retry / delete act on both.
+* Moderation: a campaign is held for review (MODERATION, BSG ``spam``) when its
+  account requires moderation or its content matches one of the operator's content
+  rules (``CLARION_MODERATION_PATTERNS``); an operator approves or declines it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,7 +37,7 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
 from clarion.clock import utcnow
-from clarion.domain import encoding, recipients, schedule, templates
+from clarion.domain import encoding, rcs, recipients, schedule, templates
 from clarion.domain.lifecycle import (
     CAMPAIGN_TRANSITIONS,
     DELETABLE_CAMPAIGN_STATUSES,
@@ -54,8 +63,19 @@ from clarion.store import stoplist
 from clarion.store.db import Database
 
 CHANNELS = ("sms", "rcs", "voice")
+SENDING_CHANNELS = ("sms", "rcs")  # voice campaigns come with the call engine
 TYPES = ("single", "mass", "template")
 MAX_TEXT = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Fallback:
+    """The alternative SMS of an RCS campaign (BSG ``alternative_channel.sms``)."""
+
+    text: str
+    sender: str = ""
+    validity_minutes: int | None = None
+    check_stop_list: bool = True
 
 
 @dataclass(slots=True)
@@ -73,6 +93,10 @@ class CampaignSpec:
     mclass: int | None = None
     channel_name: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    # RCS: the rich content (BSG ``options``) and the optional SMS fallback.
+    content: Mapping[str, Any] | None = None
+    fallback: Fallback | None = None
+    check_stop_list: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +132,43 @@ class Stats:
     total_segments: int
 
 
+def _validate_rcs(spec: CampaignSpec) -> None:
+    """Normalise an RCS campaign's content into ``settings`` / ``text``."""
+    if spec.channel != "rcs":
+        if spec.content is not None or spec.fallback is not None:
+            raise InvalidInput("content and fallback apply to rcs campaigns only", field="channel")
+        return
+    if spec.type == "template":
+        raise InvalidInput("rcs campaigns are mass or single, not template", field="type")
+    if spec.content is None:
+        raise InvalidInput("an rcs campaign needs content (text or cards)", field="content")
+    try:
+        content = rcs.validate(spec.content, field="content")
+    except rcs.ContentError as exc:
+        raise InvalidInput(str(exc), field=exc.field) from exc
+    spec.settings = {**spec.settings, "rcs": content}
+    spec.text = rcs.summary(content)[:MAX_TEXT]
+    fb = spec.fallback
+    if fb is not None:
+        if not fb.text.strip():
+            raise InvalidInput("fallback text must not be empty", field="fallback.text")
+        if len(fb.text) > MAX_TEXT:
+            raise InvalidInput(
+                f"fallback text is longer than {MAX_TEXT} characters", field="fallback.text"
+            )
+        if len(fb.sender) > 64:
+            raise InvalidInput(
+                "fallback sender is longer than 64 characters", field="fallback.sender"
+            )
+        if fb.validity_minutes is not None:
+            try:
+                schedule.check_validity(fb.validity_minutes)
+            except schedule.ScheduleError as exc:
+                raise InvalidInput(str(exc), field="fallback.validity_minutes") from exc
+
+
 def _validate(spec: CampaignSpec, *, now: datetime, min_deferral: timedelta) -> None:
+    _validate_rcs(spec)
     if not spec.name.strip():
         raise InvalidInput("name must not be empty", field="name")
     if len(spec.name) > 255:
@@ -153,9 +213,13 @@ async def create(
     default_channel: str,
     price_per_segment: Decimal,
     min_deferral: timedelta = timedelta(0),
+    rcs_channel: str = "sim_rcs",
 ) -> Row[Any]:
     now = utcnow()
     _validate(spec, now=now, min_deferral=min_deferral)
+    if not spec.check_stop_list:
+        spec.settings = {**spec.settings, "check_stop_list": False}
+    channel_name = spec.channel_name or (rcs_channel if spec.channel == "rcs" else default_channel)
     async with db.begin() as conn:
         campaign_id = await store.insert_campaign(
             conn,
@@ -163,7 +227,7 @@ async def create(
                 "account_id": account_id,
                 "name": spec.name.strip(),
                 "channel": spec.channel,
-                "channel_name": spec.channel_name or default_channel,
+                "channel_name": channel_name,
                 "type": spec.type,
                 "sender": spec.sender,
                 "text": spec.text,
@@ -179,9 +243,75 @@ async def create(
                 "created_at": now,
             },
         )
+        if spec.fallback is not None:
+            await _create_child(
+                conn,
+                parent_id=campaign_id,
+                account_id=account_id,
+                fallback=spec.fallback,
+                channel_name=default_channel,
+                price_per_segment=price_per_segment,
+                now=now,
+            )
         row = await store.get(conn, campaign_id)
     assert row is not None
     return row
+
+
+async def _create_child(
+    conn: Any,
+    *,
+    parent_id: int,
+    account_id: int,
+    fallback: Fallback,
+    channel_name: str,
+    price_per_segment: Decimal,
+    now: datetime,
+) -> int:
+    """The internal SMS campaign holding an RCS campaign's fallback messages."""
+    return await store.insert_campaign(
+        conn,
+        {
+            "account_id": account_id,
+            "name": f"sms fallback of campaign {parent_id}",
+            "channel": "sms",
+            "channel_name": channel_name,
+            "type": "mass",
+            "sender": fallback.sender,
+            "text": fallback.text,
+            "status": CampaignStatus.RUNNING,
+            "validity_minutes": fallback.validity_minutes,
+            "placeholders_flag": int(templates.PlaceholdersFlag.REJECT),
+            "price_per_segment": price_per_segment,
+            "settings": None if fallback.check_stop_list else {"check_stop_list": False},
+            "created_at": now,
+            "started_at": now,
+            "parent_id": parent_id,
+        },
+    )
+
+
+async def end_child(conn: Any, kid: Row[Any], *, now: datetime) -> None:
+    """The fallback child ends with its parent: RUNNING -> SENT -> DONE."""
+    for action, values in (("complete", {"sent_at": now}), ("finish", {"finished_at": now})):
+        await store.transition(
+            conn,
+            campaign_id=kid.id,
+            transition=CAMPAIGN_TRANSITIONS[action],
+            now=now,
+            account_id=kid.account_id,
+            values=values,
+        )
+
+
+async def fallback_stats(db: Database, *, account_id: int, campaign_id: int) -> Stats | None:
+    """Counters of an RCS campaign's SMS fallback; None when it has none."""
+    async with db.read() as conn:
+        await _load(conn, campaign_id, account_id)
+        kid = await store.child(conn, campaign_id)
+        if kid is None:
+            return None
+        return await _stats(conn, kid)
 
 
 async def get(db: Database, *, account_id: int, campaign_id: int) -> Row[Any]:
@@ -232,6 +362,10 @@ async def patch(
             raise NotFound(f"campaign {campaign_id} not found")
         if row.status not in EDITABLE_CAMPAIGN_STATUSES:
             raise Conflict(f"campaign {campaign_id} is {row.status}; only a DRAFT can be edited")
+        if row.channel == "rcs" and "text" in changes:
+            raise InvalidInput(
+                "an rcs campaign's text is its content; it cannot be patched", field="text"
+            )
         merged = CampaignSpec(
             name=changes.get("name", row.name),
             text=changes.get("text", row.text),
@@ -244,6 +378,7 @@ async def patch(
             validity_minutes=changes.get("validity_minutes", row.validity_minutes),
             placeholders_flag=changes.get("placeholders_flag", row.placeholders_flag),
             mclass=changes.get("mclass", row.mclass),
+            content=(row.settings or {}).get("rcs") if row.channel == "rcs" else None,
         )
         _validate(merged, now=utcnow(), min_deferral=min_deferral)
         content = {"text", "type", "placeholders_flag"} & set(changes)
@@ -297,6 +432,7 @@ async def delete(
                 f"campaign {campaign_id} is {row.status}; only a campaign that never "
                 "started can be deleted"
             )
+        await store.delete_children(conn, campaign_id)
 
 
 async def clear_recipients(db: Database, *, account_id: int, campaign_id: int) -> int:
@@ -473,13 +609,18 @@ async def _add_recipients(
         existing = await message_store.existing_phones(
             conn, campaign_id=campaign_id, phones=ok_phones
         )
-        blocked = await stoplist.blocked(conn, account_id=account_id, phones=ok_phones)
+        checks_stop_list = (campaign.settings or {}).get("check_stop_list", True)
+        blocked = (
+            await stoplist.blocked(conn, account_id=account_id, phones=ok_phones)
+            if checks_stop_list
+            else set()
+        )
         if campaign.type == "single":
             already = await store.pending_messages(conn, campaign_id, list(MessageStatus))
             fresh = {p for p in ok_phones if p not in existing and p not in blocked}
             if already + len(fresh) > 1:
                 raise Conflict("a single campaign takes exactly one recipient")
-        base_measure = encoding.measure(campaign.text)
+        base_segments = unit_segments(campaign)
         price_per_segment: Decimal = campaign.price_per_segment
         prices = await pricing.table_for(
             conn, account_id=account_id, channel=campaign.channel, currency=account.currency
@@ -496,7 +637,7 @@ async def _add_recipients(
             code = s.code
             phone = s.phone
             text: str | None = None
-            segments = base_measure.segments
+            segments = base_segments
             if code == recipients.ResultCode.OK and phone is not None:
                 if phone.e164 in blocked:
                     code = recipients.ResultCode.STOP_LIST
@@ -542,6 +683,12 @@ async def _add_recipients(
             conn, campaign_id=campaign_id, count=len(results) - len(message_ids)
         )
     return results
+
+
+def unit_segments(campaign: Row[Any]) -> int:
+    """Billing units of one message of a mass campaign: SMS segments of its text, or 1
+    for an RCS message (priced per message)."""
+    return 1 if campaign.channel == "rcs" else encoding.segments(campaign.text)
 
 
 def _conflict(action: str, campaign_id: int, current: str) -> TransitionConflict:
@@ -594,8 +741,19 @@ def _expiry(row: Row[Any], start: datetime) -> datetime | None:
     return schedule.expires_at(start, row.validity_minutes)
 
 
+def needs_moderation(row: Row[Any], patterns: Sequence[str], fallback_text: str = "") -> bool:
+    """Whether the campaign's content matches one of the operator's content rules."""
+    content = f"{row.text}\n{fallback_text}"
+    return any(re.search(p, content, re.IGNORECASE) for p in patterns)
+
+
 async def start(
-    db: Database, *, account_id: int, campaign_id: int, base_url: str | None = None
+    db: Database,
+    *,
+    account_id: int,
+    campaign_id: int,
+    base_url: str | None = None,
+    moderation_patterns: Sequence[str] = (),
 ) -> Row[Any]:
     """DRAFT -> RUNNING / SCHEDULED / MODERATION. With ``base_url`` (the public base of
     short links) a campaign tracking short-link recipients first gets a personal short
@@ -620,7 +778,10 @@ async def start(
         account = await account_store.get(conn, account_id)
         assert account is not None
         values: dict[str, Any]
-        if account.moderation_required:
+        kid = await store.child(conn, campaign_id)
+        if account.moderation_required or needs_moderation(
+            row, moderation_patterns, kid.text if kid is not None else ""
+        ):
             action, values = "moderate", {}
         elif row.start_at is not None and row.start_at > now:
             action, values = "schedule", {}
@@ -704,7 +865,27 @@ async def stop(db: Database, *, account_id: int, campaign_id: int) -> Row[Any]:
         await message_store.transition_campaign(
             conn, campaign_id=campaign_id, transition=MESSAGE_TRANSITIONS["delete"], now=now
         )
+        await _stop_child(conn, campaign_id, now)
         return await _reloaded(conn, campaign_id)
+
+
+async def _stop_child(conn: Any, parent_id: int, now: datetime) -> None:
+    """Stop (or decline) takes the fallback child down too: its unsent messages are
+    deleted, never charged; those already with the carrier keep their reports."""
+    kid = await store.child(conn, parent_id)
+    if kid is None:
+        return
+    await store.transition(
+        conn,
+        campaign_id=kid.id,
+        transition=CAMPAIGN_TRANSITIONS["stop"],
+        now=now,
+        account_id=kid.account_id,
+        values={"finished_at": now},
+    )
+    await message_store.transition_campaign(
+        conn, campaign_id=kid.id, transition=MESSAGE_TRANSITIONS["delete"], now=now
+    )
 
 
 async def retry(db: Database, *, account_id: int, campaign_id: int) -> tuple[Row[Any], int]:
@@ -725,18 +906,50 @@ async def retry(db: Database, *, account_id: int, campaign_id: int) -> tuple[Row
             },
             reported="retry",
         )
-        changed = await message_store.transition_campaign(
-            conn,
-            campaign_id=campaign_id,
-            transition=MESSAGE_TRANSITIONS["retry"],
-            now=now,
-            values={"error_code": None},
-        )
+        kid = await store.child(conn, campaign_id)
+        if kid is None:
+            changed = await message_store.transition_campaign(
+                conn,
+                campaign_id=campaign_id,
+                transition=MESSAGE_TRANSITIONS["retry"],
+                now=now,
+                values={"error_code": None},
+            )
+        else:
+            changed = await _retry_with_fallback(conn, campaign_id, kid, now)
         if not changed:
             raise Conflict(
                 f"campaign {campaign_id} has no UNDELIVERED, EXPIRED or REJECTED messages to retry"
             )
         return await _reloaded(conn, campaign_id), len(changed)
+
+
+async def _retry_with_fallback(
+    conn: Any, campaign_id: int, kid: Row[Any], now: datetime
+) -> list[message_store.Changed]:
+    """Retry on an RCS campaign with an SMS fallback: the failed fallback SMS are sent
+    again, and the failed RCS messages that never fell back; an RCS message whose
+    fallback exists is not sent a second time over RCS."""
+    retry = MESSAGE_TRANSITIONS["retry"]
+    ids = await message_store.retryable_without_fallback(
+        conn, campaign_id=campaign_id, child_id=kid.id, statuses=retry.allowed_from
+    )
+    changed = await message_store.transition(
+        conn, ids=ids, transition=retry, now=now, values={"error_code": None}
+    )
+    changed += await message_store.transition_campaign(
+        conn, campaign_id=kid.id, transition=retry, now=now, values={"error_code": None}
+    )
+    if kid.status != CampaignStatus.RUNNING:
+        await store.transition(
+            conn,
+            campaign_id=kid.id,
+            transition=CAMPAIGN_TRANSITIONS["retry"],
+            now=now,
+            account_id=kid.account_id,
+            values={"sent_at": None, "finished_at": None},
+        )
+    return changed
 
 
 async def _simple(
@@ -754,13 +967,39 @@ async def approve(db: Database, *, account_id: int, campaign_id: int) -> Row[Any
 
 
 async def decline(db: Database, *, account_id: int, campaign_id: int) -> Row[Any]:
-    return await _simple(db, account_id, campaign_id, "decline", {})
+    now = utcnow()
+    async with db.begin() as conn:
+        row = await _load(conn, campaign_id, account_id)
+        await _apply(conn, row, "decline", now, {"finished_at": now}, reported="decline")
+        await _stop_child(conn, campaign_id, now)
+        return await _reloaded(conn, campaign_id)
+
+
+async def moderation_queue(db: Database) -> Sequence[Row[Any]]:
+    """Campaigns of every account waiting for a moderator, oldest first."""
+    async with db.read() as conn:
+        return await store.with_status(conn, [CampaignStatus.MODERATION])
+
+
+async def moderate(db: Database, *, campaign_id: int, approve: bool) -> Row[Any]:
+    """An operator's verdict on a campaign held for moderation (any account)."""
+    async with db.read() as conn:
+        row = await store.get(conn, campaign_id)
+    if row is None or row.parent_id is not None:
+        raise NotFound(f"campaign {campaign_id} not found")
+    if approve:
+        return await _simple(db, row.account_id, campaign_id, "approve", {"moderated": True})
+    return await decline(db, account_id=row.account_id, campaign_id=campaign_id)
 
 
 async def stats(db: Database, *, account_id: int, campaign_id: int) -> Stats:
     async with db.read() as conn:
         row = await _load(conn, campaign_id, account_id)
-        counters = await store.counters(conn, campaign_id)
+        return await _stats(conn, row)
+
+
+async def _stats(conn: Any, row: Row[Any]) -> Stats:
+    counters = await store.counters(conn, row.id)
     msgs = {s.value: counters[s.value].messages for s in MessageStatus}
     segs = {s.value: counters[s.value].segments for s in MessageStatus}
     return Stats(

@@ -313,6 +313,7 @@ async def run(
         ),
         blocked_operators=frozenset(o.lower() for o in account.blocked_operators or []),
         prices=prices or None,
+        unit_segments=1 if campaign.channel == "rcs" else None,
     )
     counts: Counter[str] = Counter(task.counts or {})
     done = int(task.done)

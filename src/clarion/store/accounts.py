@@ -7,12 +7,22 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Row,
+    String,
+    bindparam,
+    insert,
+    literal,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from clarion.store import statements
-from clarion.store.schema import accounts, api_keys, ledger
-from clarion.store.types import Money
+from clarion.store import binds, statements
+from clarion.store.schema import accounts, api_keys, ledger, messages
+from clarion.store.types import Money, UtcDateTime
 
 
 async def create(
@@ -88,6 +98,13 @@ async def find_by_name(conn: AsyncConnection, name: str) -> Row[Any] | None:
     return result.first()
 
 
+async def set_fields(conn: AsyncConnection, *, account_id: int, values: dict[str, Any]) -> bool:
+    result = await conn.execute(
+        update(accounts).where(accounts.c.id == account_id).values(**values)
+    )
+    return result.rowcount == 1
+
+
 async def balance(conn: AsyncConnection, account_id: int, *, lock: bool = False) -> Decimal:
     query = select(accounts.c.balance).where(accounts.c.id == account_id)
     if lock and conn.dialect.name == "postgresql":
@@ -132,6 +149,7 @@ async def record(
     reason: str,
     now: datetime,
     campaign_id: int | None = None,
+    message_id: int | None = None,
     messages: int = 0,
 ) -> None:
     """Append a ledger entry: negative amounts are debits, positive credits."""
@@ -140,9 +158,54 @@ async def record(
         {
             "account_id": account_id,
             "campaign_id": campaign_id,
+            "message_id": message_id,
             "amount": amount,
             "reason": reason,
             "messages": messages,
             "at": now,
         },
     )
+
+
+async def record_messages(
+    conn: AsyncConnection,
+    *,
+    account_id: int,
+    message_ids: Sequence[int],
+    reason: str,
+    now: datetime,
+    sign: int = -1,
+) -> None:
+    """One ledger row per message, for its current price: ``sign`` -1 records debits
+    (charges), +1 credits (refunds). A single ``INSERT ... SELECT`` over the message
+    rows (the id list bound as one parameter), so a batch of 500 charges costs one
+    statement executed inside the database. Free messages get no row."""
+    if not message_ids:
+        return
+    statement = statements.cached(
+        conn,
+        ("ledger_messages", sign),
+        lambda: insert(ledger).from_select(
+            ["account_id", "campaign_id", "message_id", "amount", "reason", "messages", "at"],
+            select(
+                bindparam("aid", type_=BigInteger),
+                messages.c.campaign_id,
+                messages.c.id,
+                type_coerce(messages.c.price, BigInteger) * sign,
+                bindparam("reason", type_=String),
+                literal(1),
+                bindparam("at", type_=UtcDateTime),
+            ).where(binds.in_list(conn, messages.c.id, "ids"), messages.c.price != 0),
+        ),
+    )
+    for start in range(0, len(message_ids), 5000):
+        chunk = message_ids[start : start + 5000]
+        await conn.execute(
+            statement,
+            {
+                "aid": account_id,
+                "reason": reason,
+                "at": now,
+                "ids": binds.list_value(conn, chunk),
+            },
+        )

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.lifecycle import CampaignStatus, MessageStatus, Transition
 from clarion.store import statements
-from clarion.store.schema import audit_events, campaign_counters, campaigns
+from clarion.store.schema import accounts, audit_events, campaign_counters, campaigns
 from clarion.store.types import Money
 
 SORTABLE = {
@@ -64,11 +64,68 @@ async def insert_campaign(conn: AsyncConnection, values: dict[str, Any]) -> int:
 async def get(
     conn: AsyncConnection, campaign_id: int, *, account_id: int | None = None
 ) -> Row[Any] | None:
+    """A campaign by id. With ``account_id`` (a user asking) only that account's own
+    campaigns, and never an internal fallback child (``parent_id`` set)."""
     query = select(campaigns).where(campaigns.c.id == campaign_id)
     if account_id is not None:
-        query = query.where(campaigns.c.account_id == account_id)
+        query = query.where(campaigns.c.account_id == account_id, campaigns.c.parent_id.is_(None))
     result = await conn.execute(query)
     return result.first()
+
+
+async def child(conn: AsyncConnection, parent_id: int) -> Row[Any] | None:
+    """The internal SMS-fallback campaign of ``parent_id``, if it has one."""
+    result = await conn.execute(select(campaigns).where(campaigns.c.parent_id == parent_id))
+    return result.first()
+
+
+async def children(conn: AsyncConnection, parent_ids: Iterable[int]) -> dict[int, Row[Any]]:
+    """Fallback campaigns by parent id, for the parents in ``parent_ids`` that have one."""
+    ids = sorted(set(parent_ids))
+    if not ids:
+        return {}
+    result = await conn.execute(select(campaigns).where(campaigns.c.parent_id.in_(ids)))
+    return {r.parent_id: r for r in result}
+
+
+async def status(conn: AsyncConnection, campaign_id: int) -> str | None:
+    result = await conn.execute(select(campaigns.c.status).where(campaigns.c.id == campaign_id))
+    value: str | None = result.scalar_one_or_none()
+    return value
+
+
+async def refunding_accounts(conn: AsyncConnection, campaign_ids: Iterable[int]) -> dict[int, int]:
+    """campaign id -> account id, for the campaigns whose account refunds messages the
+    carrier reports UNDELIVERED / REJECTED (``accounts.refund_policy``)."""
+    ids = sorted(set(campaign_ids))
+    if not ids:
+        return {}
+    result = await conn.execute(
+        select(campaigns.c.id, campaigns.c.account_id)
+        .join(accounts, accounts.c.id == campaigns.c.account_id)
+        .where(campaigns.c.id.in_(ids), accounts.c.refund_policy == "undelivered")
+    )
+    return {r.id: r.account_id for r in result}
+
+
+async def delete_children(conn: AsyncConnection, parent_id: int) -> None:
+    await conn.execute(delete(campaigns).where(campaigns.c.parent_id == parent_id))
+
+
+async def sendable(conn: AsyncConnection) -> Sequence[Row[Any]]:
+    """RUNNING campaigns the dispatcher may send for: a fallback child only while its
+    parent is RUNNING too (the parent's pause, stop or moderation holds the child)."""
+    parent = campaigns.alias("parent")
+    result = await conn.execute(
+        select(campaigns)
+        .outerjoin(parent, parent.c.id == campaigns.c.parent_id)
+        .where(
+            campaigns.c.status == CampaignStatus.RUNNING,
+            or_(campaigns.c.parent_id.is_(None), parent.c.status == CampaignStatus.RUNNING),
+        )
+        .order_by(campaigns.c.id)
+    )
+    return result.all()
 
 
 async def search(
@@ -85,7 +142,10 @@ async def search(
     offset: int = 0,
 ) -> tuple[Sequence[Row[Any]], int]:
     """Campaigns of one account with filters; returns (page, total matching)."""
-    where: list[ColumnElement[bool]] = [campaigns.c.account_id == account_id]
+    where: list[ColumnElement[bool]] = [
+        campaigns.c.account_id == account_id,
+        campaigns.c.parent_id.is_(None),
+    ]
     status_list = list(statuses)
     if status_list:
         where.append(campaigns.c.status.in_(status_list))

@@ -141,6 +141,76 @@ async def insert_new(
     return ids
 
 
+async def insert_fallbacks(
+    conn: AsyncConnection, *, campaign_id: int, rows: Sequence[dict[str, Any]], now: datetime
+) -> int:
+    """Insert NEW fallback messages (dicts as for ``insert_new`` plus ``origin_id``)
+    into an RCS campaign's SMS child, skipping phones it already holds (a message falls
+    back at most once, whatever retries or concurrent workers do); returns how many
+    were inserted, and counts exactly those."""
+    if not rows:
+        return 0
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+    statement = (
+        upsert(messages)
+        .on_conflict_do_nothing(index_elements=["campaign_id", "phone"])
+        .returning(messages.c.segments, type_coerce(messages.c.price, BigInteger))
+    )
+    inserted = 0
+    segments = 0
+    micros = 0
+    for chunk in _chunks(rows, 1000):
+        params = [
+            {**row, "campaign_id": campaign_id, "status": MessageStatus.NEW, "created_at": now}
+            for row in chunk
+        ]
+        result = await conn.execute(statement, params)
+        for seg, price in result.all():
+            inserted += 1
+            segments += int(seg)
+            micros += int(price)
+    if inserted:
+        await campaign_store.adjust_counters(
+            conn,
+            {(campaign_id, MessageStatus.NEW.value): (inserted, segments, from_micros(micros))},
+        )
+    return inserted
+
+
+async def retryable_without_fallback(
+    conn: AsyncConnection, *, campaign_id: int, child_id: int, statuses: Iterable[str]
+) -> list[int]:
+    """Ids of the campaign's messages in ``statuses`` that have no fallback message in
+    the child campaign ``child_id``."""
+    fallbacks = messages.alias("fallbacks")
+    result = await conn.execute(
+        select(messages.c.id)
+        .where(
+            messages.c.campaign_id == campaign_id,
+            messages.c.status.in_(list(statuses)),
+            ~select(fallbacks.c.id)
+            .where(fallbacks.c.campaign_id == child_id, fallbacks.c.origin_id == messages.c.id)
+            .exists(),
+        )
+        .order_by(messages.c.id)
+    )
+    return [int(i) for i in result.scalars()]
+
+
+async def by_ids(conn: AsyncConnection, ids: Sequence[int]) -> Sequence[Row[Any]]:
+    """Message rows by id (any campaign), in id order."""
+    found: list[Row[Any]] = []
+    for chunk in _chunks(ids):
+        result = await conn.execute(
+            select(messages).where(messages.c.id.in_(chunk)).order_by(messages.c.id)
+        )
+        found.extend(result.all())
+    return found
+
+
 _BULK_CONSTANT = ("campaign_id", "status", "created_at")  # the same for every row
 _BULK_ROW = ("phone", "country", "operator", "variables", "text", "segments", "price")
 

@@ -86,7 +86,10 @@ class CampaignQuery:
 
 
 def _campaign_where(account_id: int, q: CampaignQuery) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [campaigns.c.account_id == account_id]
+    where: list[ColumnElement[bool]] = [
+        campaigns.c.account_id == account_id,
+        campaigns.c.parent_id.is_(None),
+    ]
     if q.ids is not None:
         where.append(campaigns.c.id.in_(list(q.ids)))
     if q.phone_digits:
@@ -241,7 +244,10 @@ class MessageQuery:
 
 
 def _message_where(account_id: int, q: MessageQuery) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [campaigns.c.account_id == account_id]
+    where: list[ColumnElement[bool]] = [
+        campaigns.c.account_id == account_id,
+        campaigns.c.parent_id.is_(None),
+    ]
     if q.campaign_ids is not None:
         where.append(messages.c.campaign_id.in_(list(q.campaign_ids)))
     if q.sender is not None:

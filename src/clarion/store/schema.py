@@ -41,6 +41,11 @@ accounts = Table(
     # JSON list of ISO country codes; NULL = every country.
     Column("allowed_countries", JSON, nullable=True),
     Column("blocked_operators", JSON, nullable=True),
+    # What a carrier's negative report gives back: "none" (charge on submit, keep it)
+    # or "undelivered" (refund messages that end UNDELIVERED or REJECTED by report).
+    Column("refund_policy", String(16), nullable=False, server_default="none"),
+    # Operator accounts moderate other accounts' campaigns (approve / decline).
+    Column("is_operator", Boolean, nullable=False, server_default="0"),
     Column("created_at", UtcDateTime, nullable=False),
 )
 
@@ -87,8 +92,12 @@ campaigns = Table(
     # The import task holding the campaign's recipient list (Mobizon: "blocked for any
     # other adding recipients' request" while it runs); NULL = free.
     Column("import_task_id", BigId, nullable=True),
+    # An RCS campaign's SMS fallback lives in an internal child campaign (channel sms)
+    # whose ``parent_id`` is the RCS campaign; NULL for every campaign a user sees.
+    Column("parent_id", BigId, nullable=True),
     Index(None, "account_id", "id"),
     Index(None, "status"),
+    Index(None, "parent_id"),
 )
 
 messages = Table(
@@ -112,6 +121,8 @@ messages = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("claimed_at", UtcDateTime, nullable=True),
     Column("status_updated_at", UtcDateTime, nullable=True),
+    # A fallback message: the id of the (RCS) message it stands in for.
+    Column("origin_id", BigId, nullable=True),
     UniqueConstraint("campaign_id", "phone"),
     Index(None, "campaign_id", "status", "id"),
     Index(None, "channel_ref"),
@@ -135,6 +146,7 @@ ledger = Table(
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("campaign_id", BigId, nullable=True),
+    Column("message_id", BigId, nullable=True),
     Column("amount", Money, nullable=False),
     Column("reason", String(32), nullable=False),
     Column("messages", Integer, nullable=False, server_default="0"),
