@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test check lint format bench clean
+.PHONY: install run test check lint format bench clean chromium
 
 install: $(STAMP)
 
@@ -17,7 +17,17 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/clarion serve --demo
 
-test: install
+# The browser tests drive Debian's chromium; install it when it is missing. Never fatal:
+# without apt (or network) the browser tests skip and say why.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { command -v apt-get >/dev/null 2>&1 && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } || \
+	  echo "chromium could not be installed: the browser tests will be skipped"
+
+test: install chromium
 	$(BIN)/python -m pytest -q
 
 lint: install
@@ -28,7 +38,7 @@ format: install
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-check: lint
+check: lint chromium
 	$(BIN)/mypy --strict src
 	$(BIN)/python -m pytest -q
 

@@ -89,6 +89,14 @@ class Settings(BaseSettings):
             "whose text matches one is held for moderation (BSG `spam`) when started."
         ),
     )
+    web_secret: str = Field(
+        "",
+        description="Key signing dashboard session cookies; empty = a random one kept in "
+        "{data_dir}/web-secret.",
+    )
+    web_session_hours: float = Field(
+        12.0, description="Hours a dashboard sign-in lasts before the key is asked again."
+    )
     smpp_config: str = Field(
         "",
         description="Path of the SMPP connections file (TOML or JSON) used by the `smpp` "

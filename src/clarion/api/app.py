@@ -1,7 +1,8 @@
 """``create_app(settings)``: the ASGI application (no import-time globals).
 
 With ``run_dispatcher=True`` (``clarion serve``) the dispatcher runs as a task in the
-same event loop, started and stopped with the app's lifespan.
+same event loop, started and stopped with the app's lifespan. The operator dashboard
+(``clarion.web``) is served by the same app: sign-in at ``/``, pages under ``/ui``.
 """
 
 from __future__ import annotations
@@ -11,20 +12,13 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 
-from clarion import __version__
+from clarion import __version__, web
 from clarion.api import addressbook, links, prices, problems, v1
 from clarion.config import Settings
 from clarion.dialects import mobizon
 from clarion.dispatch.engine import Dispatcher, build_dispatcher
 from clarion.store.db import Database
-
-LANDING = """<!doctype html><html><head><meta charset="utf-8"><title>Clarion</title></head>
-<body style="font-family:sans-serif;max-width:40em;margin:3em auto">
-<h1>Clarion</h1><p>Self-hosted outbound campaign manager (SMS, RCS, voice).</p>
-<ul><li><a href="/docs">API reference (OpenAPI)</a></li>
-<li><a href="/healthz">Health</a></li></ul></body></html>"""
 
 
 def create_app(
@@ -65,14 +59,11 @@ def create_app(
     app.include_router(mobizon.router)
     app.include_router(links.router)
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def landing() -> str:
-        return LANDING
-
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
         await database.ping()
         return {"status": "ok"}
 
+    web.install(app, settings)  # the dashboard: sign-in at /, pages under /ui
     app.include_router(links.redirect_router())  # last: GET|HEAD /{code} of short links
     return app
