@@ -567,4 +567,5 @@ class SmppChannel:
     async def lookup(self, references: Sequence[str]) -> dict[str, SubmitResult]:
         """What this process knows was ACCEPTED (SMPP has no query by our reference;
         a reference absent here was refused, never written, or is still in doubt)."""
+        self._start()
         return {r: self._known[r] for r in references if r in self._known}
