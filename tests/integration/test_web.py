@@ -77,7 +77,12 @@ async def test_pages_redirect_to_sign_in_without_a_session(client: httpx.AsyncCl
     assert live.status_code == 401
     assert "sign in" in live.json()["error"]
     action = await client.post("/ui/campaigns/1/actions/start", data={"csrf": "x"})
-    assert action.status_code == 401
+    assert action.status_code == 303
+    assert action.headers["location"] == "/"
+    preview = await client.post("/ui/preview.json", json={"text": "x"})
+    assert preview.status_code == 401
+    bad_id = await client.get("/ui/campaigns/abc")
+    assert bad_id.status_code == 303  # no session: the id is not even looked at
     landing = await client.get("/")
     assert landing.status_code == 200
     assert "Clarion" in landing.text
@@ -485,6 +490,9 @@ async def test_another_accounts_campaign_is_404_everywhere(
     assert r.status_code == 404
     listing = await client.get("/ui/campaigns")
     assert "Globex secret" not in listing.text
+    bad_id = await client.get("/ui/campaigns/abc")
+    assert bad_id.status_code == 422
+    assert "text/html" in bad_id.headers["content-type"]
     messages = await client.get("/ui/messages")
     assert "Globex" not in messages.text
     assert phones(1)[0] not in messages.text
@@ -710,3 +718,63 @@ async def keys_listed(db: Database, tenant: Tenant) -> list[Any]:
     from clarion.web import keys
 
     return list(await keys.listing(db, account_id=tenant.id))
+
+
+# --- pure parts: offered actions, chart buckets, money -----------------------------------
+
+
+def allowed(status: str, reason: str | None = None, **messages: int) -> set[str]:
+    from clarion.web import actions
+
+    found = actions.offers(status=status, pause_reason=reason, messages=messages, importing=False)
+    return {o.action for o in found if o.allowed}
+
+
+def test_offers_follow_the_transition_table() -> None:
+    from clarion.web import actions
+
+    assert allowed("DRAFT", NEW=3) == {"start"}
+    assert allowed("DRAFT") == set()  # nothing to send yet
+    assert allowed("RUNNING", NEW=3) == {"pause", "stop"}
+    assert allowed("PAUSED", "user", NEW=3) == {"resume", "stop"}
+    assert allowed("PAUSED", "funds", NEW=3) == {"resume", "renew", "stop"}
+    assert allowed("SCHEDULED", NEW=3) == {"stop"}
+    assert allowed("DONE", DELIVERED=3) == set()
+    assert allowed("DONE", DELIVERED=2, UNDELIVERED=1) == {"retry"}
+    assert allowed("STOPPED", EXPIRED=1) == {"retry"}
+    assert allowed("DECLINED", NEW=1) == set()
+    importing = actions.offers(
+        status="DRAFT", pause_reason=None, messages={"NEW": 1}, importing=True
+    )
+    start = next(o for o in importing if o.action == "start")
+    assert (start.allowed, start.reason) == (False, "Recipients are still being imported")
+    renew = next(
+        o
+        for o in actions.offers(status="RUNNING", pause_reason=None, messages={}, importing=False)
+        if o.action == "renew"
+    )
+    assert renew.visible is False
+
+
+def test_chart_buckets_and_money_format() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from clarion.web import views
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    assert views.bucket_size(start, start) == 1
+    assert views.bucket_size(start, start + timedelta(seconds=59)) == 1
+    assert views.bucket_size(start, start + timedelta(minutes=10)) == 10
+    assert views.bucket_size(start, start + timedelta(days=2)) == 3600
+    series = views.timeline(
+        [(100, "DELIVERED", 3), (100, "UNDELIVERED", 1), (103, "READ", 2)], bucket_seconds=10
+    )
+    assert series == [
+        {"t": 1000, "delivered": 3, "failed": 1},
+        {"t": 1010, "delivered": 0, "failed": 0},
+        {"t": 1020, "delivered": 0, "failed": 0},
+        {"t": 1030, "delivered": 2, "failed": 0},
+    ]
+    assert views.money(Decimal("1234.5"), "USD") == "1,234.50 USD"
+    assert views.money(Decimal("0.052500")) == "0.0525"
+    assert views.money(Decimal("-0.05"), "EUR") == "-0.05 EUR"

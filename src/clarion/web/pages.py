@@ -408,15 +408,25 @@ async def preview(request: Request, op: Op, body: PreviewIn) -> Response:
 # --- campaign detail ----------------------------------------------------------------
 
 
-async def _live(request: Request, op: Operator, campaign_id: int) -> dict[str, Any]:
-    db = database(request)
-    row = await service.get(db, account_id=op.account.id, campaign_id=campaign_id)
-    stats = await service.stats(db, account_id=op.account.id, campaign_id=campaign_id)
-    account = await accounts.get(db, op.account.id)
-    async with db.read() as conn:
+TIMELINE_TTL = 30.0
+TIMELINE_CACHE = 256
+
+
+async def _timeline(
+    request: Request, campaign_id: int, counts_key: tuple[tuple[str, int], ...]
+) -> dict[str, Any]:
+    """Delivered / failed messages per time bucket. The grouping reads every message
+    of the campaign, so it is recomputed only when the campaign's counters have
+    changed (or after ``TIMELINE_TTL``), not on every poll of every open page."""
+    cache = state(request).timelines
+    now = time.monotonic()
+    cached = cache.get(campaign_id)
+    if cached is not None and cached[0] == counts_key and now - cached[1] < TIMELINE_TTL:
+        return cached[2]
+    buckets: list[dict[str, int]] = []
+    size = 0
+    async with database(request).read() as conn:
         first, last = await store.activity_span(conn, campaign_id=campaign_id)
-        buckets: list[dict[str, int]] = []
-        size = 0
         if first is not None and last is not None:
             size = views.bucket_size(first, last)
             counts = await store.status_timeline(
@@ -426,7 +436,20 @@ async def _live(request: Request, op: Operator, campaign_id: int) -> dict[str, A
                 statuses=[*views.DELIVERED, *views.FAILED],
             )
             buckets = views.timeline(counts, bucket_seconds=size)
+    result: dict[str, Any] = {"bucket_seconds": size, "buckets": buckets}
+    if len(cache) >= TIMELINE_CACHE:
+        cache.clear()
+    cache[campaign_id] = (counts_key, now, result)
+    return result
+
+
+async def _live(request: Request, op: Operator, campaign_id: int) -> dict[str, Any]:
+    db = database(request)
+    row = await service.get(db, account_id=op.account.id, campaign_id=campaign_id)
+    stats = await service.stats(db, account_id=op.account.id, campaign_id=campaign_id)
+    account = await accounts.get(db, op.account.id)
     summary = views.summarise(stats.messages)
+    timeline = await _timeline(request, campaign_id, tuple(sorted(stats.messages.items())))
     offers = actions.offers(
         status=row.status,
         pause_reason=row.pause_reason,
@@ -465,7 +488,7 @@ async def _live(request: Request, op: Operator, campaign_id: int) -> dict[str, A
                 }
                 for o in offers
             ],
-            "timeline": {"bucket_seconds": size, "buckets": buckets},
+            "timeline": timeline,
         },
     }
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -45,6 +45,8 @@ class WebState:
     secret: bytes
     templates: Environment
     max_age: int  # seconds a session lasts
+    # campaign id -> (its counters, computed at, timeline): see pages._timeline
+    timelines: dict[int, tuple[Any, float, dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,10 +192,12 @@ class WebRoute(APIRoute):
             try:
                 return await original(request)
             except SignInRequired:
-                if _wants_json(request) or request.method != "GET":
+                if _wants_json(request):
                     return JSONResponse(
                         {"error": "sign in again: the session has ended"}, status_code=401
                     )
+                if request.method != "GET":  # a form sent after the session ended
+                    return RedirectResponse(SIGN_IN, status_code=303)
                 target = request.url.path
                 if request.url.query:
                     target += "?" + request.url.query
