@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from clarion import __version__, web
 from clarion.api import addressbook, links, prices, problems, v1
 from clarion.config import Settings
-from clarion.dialects import mobizon
+from clarion.dialects import bsg, mobizon
 from clarion.dispatch.engine import Dispatcher, build_dispatcher
 from clarion.store.db import Database
 
@@ -57,6 +57,7 @@ def create_app(
     app.include_router(addressbook.router)
     app.include_router(prices.router)
     app.include_router(mobizon.router)
+    app.include_router(bsg.router)
     app.include_router(links.router)
 
     @app.get("/healthz", tags=["ops"])

@@ -88,6 +88,22 @@ async def authenticate(db: Database, key: str) -> Row[Any] | None:
         return await store.for_key(conn, hash_key(key))
 
 
+async def authenticate_key(db: Database, key: str) -> tuple[Row[Any], int, str] | None:
+    """(account, key id, key hash) for a live API key; None otherwise."""
+    if len(key) != KEY_LENGTH:
+        return None
+    async with db.read() as conn:
+        row = await store.key_for_hash(conn, hash_key(key))
+    return None if row is None else (row, int(row.key_id), str(row.key_hash))
+
+
+async def key_by_id(db: Database, key_id: int) -> tuple[Row[Any], str] | None:
+    """(account, key hash) of the live API key ``key_id``; None if unknown or revoked."""
+    async with db.read() as conn:
+        row = await store.key_by_id(conn, key_id)
+    return None if row is None else (row, str(row.key_hash))
+
+
 async def get(db: Database, account_id: int) -> Row[Any]:
     async with db.read() as conn:
         row = await store.get(conn, account_id)

@@ -992,6 +992,37 @@ async def moderate(db: Database, *, campaign_id: int, approve: bool) -> Row[Any]
     return await decline(db, account_id=row.account_id, campaign_id=campaign_id)
 
 
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    """Messages per status of a campaign and, apart, of its SMS fallback; REJECTED ones
+    also by error code (not RCS-capable, stop-listed, refused by the carrier)."""
+
+    campaign: Row[Any]
+    messages: dict[str, int]
+    rejected: dict[str, int]
+    fallback: dict[str, int] | None = None
+    fallback_rejected: dict[str, int] | None = None
+
+
+async def breakdown(db: Database, *, account_id: int, campaign_id: int) -> Breakdown:
+    async with db.read() as conn:
+        row = await _load(conn, campaign_id, account_id)
+        counters = await store.counters(conn, campaign_id)
+        rejected = await message_store.rejected_by_error(conn, campaign_id)
+        kid = await store.child(conn, campaign_id)
+        if kid is None:
+            return Breakdown(row, {s: c.messages for s, c in counters.items()}, rejected)
+        kid_counters = await store.counters(conn, kid.id)
+        kid_rejected = await message_store.rejected_by_error(conn, kid.id)
+    return Breakdown(
+        row,
+        {s: c.messages for s, c in counters.items()},
+        rejected,
+        {s: c.messages for s, c in kid_counters.items()},
+        kid_rejected,
+    )
+
+
 async def stats(db: Database, *, account_id: int, campaign_id: int) -> Stats:
     async with db.read() as conn:
         row = await _load(conn, campaign_id, account_id)

@@ -410,3 +410,44 @@ async def remove_card(db: Database, *, account_id: int, group_id: int, card_id: 
         await _group_row(conn, account_id, group_id)
         if not await store.remove_member(conn, group_id=group_id, card_id=card_id):
             raise NotFound(f"contact card {card_id} is not in contact group {group_id}")
+
+
+async def add_numbers(db: Database, *, account_id: int, phones: Sequence[str]) -> int:
+    """Put each E.164 number the address book does not know yet on a new card of its
+    own (one mobile contact, no name): BSG's ``add_to_contact_book``. Returns how many
+    cards were created; numbers already on a card are left alone."""
+    unique = list(dict.fromkeys(phones))
+    now = utcnow()
+    async with db.begin() as conn:
+        known = await store.known_phones(conn, account_id=account_id, phones=unique)
+        created = 0
+        for phone in unique:
+            if phone in known:
+                continue
+            card_id = await store.insert_card(
+                conn, account_id=account_id, name="", fields=None, now=now
+            )
+            await store.replace_contacts(
+                conn,
+                account_id=account_id,
+                card_id=card_id,
+                values=[store.NewContact(store.MOBILE, phone, phone)],
+                now=now,
+            )
+            created += 1
+    return created
+
+
+async def group_members(
+    db: Database, *, account_id: int, group_ids: Sequence[int], limit: int
+) -> list[tuple[int, str]] | None:
+    """``(card id, E.164 mobile)`` of the cards in the account's groups, one number per
+    card, at most ``limit + 1`` (so a caller can tell "more than limit"); None when a
+    group is not the account's."""
+    async with db.read() as conn:
+        existing = await store.existing_groups(conn, account_id=account_id, group_ids=group_ids)
+        if any(g not in existing for g in group_ids):
+            return None
+        return await store.group_numbers(
+            conn, account_id=account_id, group_ids=group_ids, limit=limit + 1
+        )

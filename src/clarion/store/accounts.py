@@ -91,6 +91,26 @@ async def for_key(conn: AsyncConnection, key_hash: str) -> Row[Any] | None:
     return result.first()
 
 
+async def key_for_hash(conn: AsyncConnection, key_hash: str) -> Row[Any] | None:
+    """The live API key with this hash, with its account's columns (``key_id``)."""
+    result = await conn.execute(
+        select(accounts, api_keys.c.id.label("key_id"), api_keys.c.key_hash)
+        .join(api_keys, api_keys.c.account_id == accounts.c.id)
+        .where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
+    )
+    return result.first()
+
+
+async def key_by_id(conn: AsyncConnection, key_id: int) -> Row[Any] | None:
+    """The live API key ``key_id`` with its account's columns (``key_hash``)."""
+    result = await conn.execute(
+        select(accounts, api_keys.c.id.label("key_id"), api_keys.c.key_hash)
+        .join(api_keys, api_keys.c.account_id == accounts.c.id)
+        .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+    )
+    return result.first()
+
+
 async def find_by_name(conn: AsyncConnection, name: str) -> Row[Any] | None:
     result = await conn.execute(
         select(accounts).where(accounts.c.name == name).order_by(accounts.c.id).limit(1)

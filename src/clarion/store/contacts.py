@@ -269,6 +269,22 @@ async def existing_cards(
     return found
 
 
+async def known_phones(
+    conn: AsyncConnection, *, account_id: int, phones: Sequence[str]
+) -> set[str]:
+    """Which of the E.164 ``phones`` are already a phone contact of the account."""
+    found: set[str] = set()
+    for start in range(0, len(phones), 1000):
+        chunk = list(phones[start : start + 1000])
+        result = await conn.execute(
+            select(contacts.c.phone).where(
+                contacts.c.account_id == account_id, contacts.c.phone.in_(chunk)
+            )
+        )
+        found.update(str(p) for p in result.scalars())
+    return found
+
+
 # -- groups ------------------------------------------------------------------------
 
 _CARD_COUNT = (

@@ -668,6 +668,16 @@ async def group_by_status(
     return {r[0]: (int(r[1]), int(r[2]), from_micros(int(r[3]))) for r in result}
 
 
+async def rejected_by_error(conn: AsyncConnection, campaign_id: int) -> dict[str, int]:
+    """REJECTED messages of a campaign counted by error code ("" for none)."""
+    result = await conn.execute(
+        select(messages.c.error_code, func.count())
+        .where(messages.c.campaign_id == campaign_id, messages.c.status == MessageStatus.REJECTED)
+        .group_by(messages.c.error_code)
+    )
+    return {str(code or ""): int(n) for code, n in result}
+
+
 async def sum_charged(conn: AsyncConnection, campaign_id: int) -> Decimal:
     result = await conn.execute(
         select(func.coalesce(func.sum(messages.c.charged), 0, type_=BigInteger)).where(

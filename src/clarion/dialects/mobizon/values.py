@@ -8,39 +8,17 @@ computed values (result codes, progress) are numbers. Pure functions only.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-TIMESTAMP = "%Y-%m-%d %H:%M:%S"
+from clarion.dialects.timestamps import TIMESTAMP, parse_timestamp, timestamp, zone
+
+__all__ = ["TIMESTAMP", "parse_timestamp", "timestamp", "zone"]
+
 DATE = "%Y-%m-%d"
 TIME = "%H:%M:%S"
 _FOUR_PLACES = Decimal("0.0001")
-
-
-def zone(name: str | None) -> tzinfo:
-    """The account's IANA time zone; UTC when unset or unknown."""
-    if not name:
-        return UTC
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
-
-
-def timestamp(moment: datetime | None, tz: tzinfo) -> str | None:
-    """An aware moment as ``YYYY-MM-DD HH:MM:SS`` in ``tz`` (None stays None)."""
-    if moment is None:
-        return None
-    return moment.astimezone(tz).strftime(TIMESTAMP)
-
-
-def parse_timestamp(text: str, tz: tzinfo) -> datetime:
-    """``YYYY-MM-DD HH:MM:SS`` read in ``tz``, as an aware UTC datetime (ValueError if
-    malformed). A wall time that occurs twice (DST end) is its first occurrence."""
-    local = datetime.strptime(text.strip(), TIMESTAMP)
-    return local.replace(tzinfo=tz).astimezone(UTC)
 
 
 def money(amount: Decimal) -> str:
