@@ -180,6 +180,25 @@ async def check_money(db: Database, account_id: int) -> Money:
             charged[c.id] = await message_store.sum_charged(conn, c.id)
             counters[c.id] = await campaign_store.counters(conn, c.id)
             grouped[c.id] = await message_store.group_by_status(conn, c.id)
+        per_message = dict(
+            (
+                await conn.execute(
+                    select(
+                        ledger.c.message_id,
+                        func.sum(type_coerce(ledger.c.amount, BigInteger)),
+                    )
+                    .where(ledger.c.account_id == account_id, ledger.c.message_id.is_not(None))
+                    .group_by(ledger.c.message_id)
+                )
+            ).all()
+        )
+        message_charges = (
+            await conn.execute(
+                select(messages.c.id, type_coerce(messages.c.charged, BigInteger))
+                .join(campaigns_table, campaigns_table.c.id == messages.c.campaign_id)
+                .where(campaigns_table.c.account_id == account_id)
+            )
+        ).all()
         negative = (
             await conn.execute(
                 select(func.count())
@@ -199,6 +218,11 @@ async def check_money(db: Database, account_id: int) -> Money:
         running += r[2]
         assert running >= 0, f"ledger row {r[0]} ({r[3]}) takes the balance below zero"
     assert negative == 0, "a message was charged a negative amount"
+    # Every charge and refund is a ledger row of its message: what a message was
+    # charged is exactly what its own ledger rows took.
+    for mid, micros in message_charges:
+        assert -per_message.get(mid, 0) == micros, f"message {mid}: ledger != charged"
+    assert all(r[3] not in ("charge", "refund") or r[1] is not None for r in ledger_rows)
     by_campaign: dict[int, int] = {}
     for r in ledger_rows:
         if r[1] is not None:
