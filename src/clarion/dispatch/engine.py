@@ -453,7 +453,9 @@ class Dispatcher:
                     claimed={m.id: m for m in claimed},
                     now=now,
                 )
-                await self._settle_failures(conn, campaign, requeue, rejected, now)
+                refunded = await self._fail(conn, requeue, rejected, now)
+                await self._fall_back(conn, campaign, rejected, reported, now)
+                await self._refund(conn, campaign, refunded, now)
                 by_id = {m.id: m for m in claimed}
                 await self._refund_failed(
                     conn,
@@ -471,7 +473,6 @@ class Dispatcher:
                     ],
                     now,
                 )
-                await self._fall_back(conn, campaign, rejected, reported, now)
         except message_store.ClaimRace:
             # Someone else moved one of our SENDING messages (a reconciliation after a
             # long stall): redo it exactly, row by row, with RETURNING.
@@ -481,6 +482,7 @@ class Dispatcher:
             )
             async with self.db.begin() as conn:
                 await campaign_store.lock(conn, campaign.id)
+                undelivered: list[message_store.Changed] = []
                 for status, rows in settled.items():
                     transition = (
                         MESSAGE_TRANSITIONS["accept"]
@@ -491,9 +493,11 @@ class Dispatcher:
                         conn, rows=rows, transition=transition, now=now
                     )
                     if status in REFUNDABLE:
-                        await self._refund_failed(conn, moved, now)
-                await self._settle_failures(conn, campaign, requeue, rejected, now)
+                        undelivered += moved
+                refunded = await self._fail(conn, requeue, rejected, now)
                 await self._fall_back(conn, campaign, rejected, reported, now)
+                await self._refund(conn, campaign, refunded, now)
+                await self._refund_failed(conn, undelivered, now)
         result.accepted = len(accepted) + sum(len(r) for r in reported.values())
         result.requeued = len(requeue)
         result.rejected = len(rejected)
@@ -516,15 +520,16 @@ class Dispatcher:
                 ids += [o.id for o in rows]
         await fallback.spawn(conn, campaign_ids=[campaign.id], message_ids=ids, now=now)
 
-    async def _settle_failures(
-        self,
+    @staticmethod
+    async def _fail(
         conn: Any,
-        campaign: Row[Any],
         requeue: Sequence[int],
         rejected: Sequence[message_store.Outcome],
         now: datetime,
-    ) -> None:
-        """TEMPORARY / THROTTLED back to NEW, PERMANENT to REJECTED; both refunded."""
+    ) -> list[message_store.Changed]:
+        """TEMPORARY / THROTTLED back to NEW, PERMANENT to REJECTED; returns both, to be
+        refunded. Within one transaction the account row is always touched last (after
+        any fallback is inserted), so concurrent workers lock in one order."""
         refunded: list[message_store.Changed] = []
         if requeue:
             refunded += await message_store.transition(
@@ -533,8 +538,7 @@ class Dispatcher:
         refunded += await message_store.transition_rows(
             conn, rows=rejected, transition=MESSAGE_TRANSITIONS["reject"], now=now
         )
-        if refunded:
-            await self._refund(conn, campaign, refunded, now)
+        return refunded
 
     async def _refund(
         self,
@@ -543,6 +547,8 @@ class Dispatcher:
         changed: Sequence[message_store.Changed],
         now: datetime,
     ) -> None:
+        if not changed:
+            return
         amount = sum((c.price for c in changed), Decimal(0))
         await message_store.refund_charge(conn, ids=[c.id for c in changed])
         if amount:
@@ -598,15 +604,15 @@ class Dispatcher:
                     refundable += changed
                 if status in fallback.TRIGGERS:
                     failed += changed
-            if refundable:
-                await self._refund_failed(conn, refundable, now)
-            if failed:
+            if failed:  # fallbacks first: the account row is always touched last
                 await fallback.spawn(
                     conn,
                     campaign_ids={c.campaign_id for c in failed},
                     message_ids=[c.id for c in failed],
                     now=now,
                 )
+            if refundable:
+                await self._refund_failed(conn, refundable, now)
         return applied
 
     async def _refund_failed(

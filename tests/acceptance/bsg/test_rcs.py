@@ -353,6 +353,11 @@ async def test_duplicate_request_is_429(bsg: httpx.AsyncClient, tenant: Tenant) 
     ).status_code == 200
     r = await bsg.post("/api/campaigns/rcs/send", json=body, headers=key(tenant))
     assert (r.status_code, r.json()) == (429, {"message": "Too many duplicate request detected"})
+    # A request that failed is not remembered: sent again it fails the same way.
+    unreachable = send_body(1, phones=[{"number": "999999999"}])
+    for _ in range(2):
+        r = await bsg.post("/api/campaigns/rcs/send", json=unreachable, headers=key(tenant))
+        assert r.status_code == 422, r.text
 
 
 async def test_scheduled_start_and_contact_book(

@@ -362,19 +362,20 @@ async def refresh(request: Request) -> JSONResponse:
 async def send_campaign(request: Request) -> JSONResponse:
     async def work(caller: Caller, db: Database, settings: Settings) -> JSONResponse:
         raw = await wire.json_body(request)
+        raw_bytes = await request.body()
         body: SendCampaign = _parse(SendCampaign, raw)
         body.options = _content(body.options)
         _unique(body.phones)
         start_at = _start_at(body.start_at, caller.tz, utcnow())
-        wire.duplicates(request).check(caller.account.id, request.url.path, await request.body())
-        row, _results = await _launch(
-            db,
-            settings,
-            caller,
-            _spec(body, caller, kind="campaign", start_at=start_at),
-            _entries(body.phones),
-            add_to_contact_book=body.add_to_contact_book,
-        )
+        with wire.duplicates(request).once(caller.account.id, request.url.path, raw_bytes):
+            row, _results = await _launch(
+                db,
+                settings,
+                caller,
+                _spec(body, caller, kind="campaign", start_at=start_at),
+                _entries(body.phones),
+                add_to_contact_book=body.add_to_contact_book,
+            )
         return JSONResponse({"data": await campaign_object(db, caller, row.id)})
 
     return await _guarded(request, work)
@@ -384,6 +385,7 @@ async def send_campaign(request: Request) -> JSONResponse:
 async def send_groups(request: Request) -> JSONResponse:
     async def work(caller: Caller, db: Database, settings: Settings) -> JSONResponse:
         raw = await wire.json_body(request)
+        raw_bytes = await request.body()
         body: SendGroups = _parse(SendGroups, raw)
         body.options = _content(body.options)
         start_at = _start_at(body.start_at, caller.tz, utcnow())
@@ -398,15 +400,15 @@ async def send_groups(request: Request) -> JSONResponse:
             )
         if not numbers:
             raise wire.invalid("groups", "The selected groups hold no mobile numbers.")
-        wire.duplicates(request).check(caller.account.id, request.url.path, await request.body())
-        row, _results = await _launch(
-            db,
-            settings,
-            caller,
-            _spec(body, caller, kind="campaign", start_at=start_at),
-            [service.RecipientInput(phone, card_id=card) for card, phone in numbers],
-            add_to_contact_book=False,  # they come from the contact book
-        )
+        with wire.duplicates(request).once(caller.account.id, request.url.path, raw_bytes):
+            row, _results = await _launch(
+                db,
+                settings,
+                caller,
+                _spec(body, caller, kind="campaign", start_at=start_at),
+                [service.RecipientInput(phone, card_id=card) for card, phone in numbers],
+                add_to_contact_book=False,  # they come from the contact book
+            )
         return JSONResponse({"data": await campaign_object(db, caller, row.id)})
 
     return await _guarded(request, work)
@@ -416,17 +418,18 @@ async def send_groups(request: Request) -> JSONResponse:
 async def send_message(request: Request) -> JSONResponse:
     async def work(caller: Caller, db: Database, settings: Settings) -> JSONResponse:
         raw = await wire.json_body(request)
+        raw_bytes = await request.body()
         body: SendMessage = _parse(SendMessage, raw)
         body.options = _content(body.options)
-        wire.duplicates(request).check(caller.account.id, request.url.path, await request.body())
-        row, results = await _launch(
-            db,
-            settings,
-            caller,
-            _spec(body, caller, kind="message", start_at=None),
-            _entries([body.phone]),
-            add_to_contact_book=body.add_to_contact_book,
-        )
+        with wire.duplicates(request).once(caller.account.id, request.url.path, raw_bytes):
+            row, results = await _launch(
+                db,
+                settings,
+                caller,
+                _spec(body, caller, kind="message", start_at=None),
+                _entries([body.phone]),
+                add_to_contact_book=body.add_to_contact_book,
+            )
         (result,) = [r for r in results if r.message_id is not None]
         stats = await service.stats(db, account_id=caller.account.id, campaign_id=row.id)
         return JSONResponse(

@@ -29,10 +29,11 @@ Field keys in ``errors`` are flattened the way BSG's own examples show them
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -196,7 +197,10 @@ class Duplicates:
         self.window = window
         self._seen: dict[str, float] = {}
 
-    def check(self, account_id: int, path: str, body: bytes) -> None:
+    @contextlib.contextmanager
+    def once(self, account_id: int, path: str, body: bytes) -> Iterator[None]:
+        """Refuse a repeat of a request seen within the window; a request that fails
+        is forgotten, so correcting nothing and retrying it is not a duplicate."""
         now = time.monotonic()
         if len(self._seen) > 10_000:
             self._seen = {k: t for k, t in self._seen.items() if now - t < self.window}
@@ -205,6 +209,11 @@ class Duplicates:
         if seen is not None and now - seen < self.window:
             raise BsgError(429, "Too many duplicate request detected")
         self._seen[key] = now
+        try:
+            yield
+        except BaseException:
+            self._seen.pop(key, None)
+            raise
 
 
 def duplicates(request: Request) -> Duplicates:
