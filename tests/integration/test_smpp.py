@@ -226,7 +226,7 @@ async def test_permanent_errors_reject_and_refund(
     assert await statuses(db, cid) == {"DELIVERED": 8, "REJECTED": 2}
     async with db.read() as conn:
         rows = dict((await conn.execute(select(messages.c.phone, messages.c.error_code))).all())
-    assert rows[numbers[3]] == "smpp: ESME_RINVDSTADR"
-    assert rows[numbers[4]] == "smpp: generic_nack ESME_RINVCMDLEN"
+    assert rows[numbers[3]] == "smpp:ESME_RINVDSTADR"
+    assert rows[numbers[4]] == "smpp:nack:ESME_RINVCMDLEN"
     account = await accounts.get(db, rich.id)
     assert account.balance == Decimal("10000") - 8 * Decimal("0.05")

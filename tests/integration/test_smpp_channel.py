@@ -159,7 +159,7 @@ async def test_wrong_password_never_submits(
 ) -> None:
     channel = channel_factory(config(smsc.port, password="wrong", submit_timeout=0.3))
     results = await channel.submit([sub(1), sub(2)])
-    assert [(r.outcome, r.error) for r in results] == [(Outcome.TEMPORARY, "smpp: not bound")] * 2
+    assert [(r.outcome, r.error) for r in results] == [(Outcome.TEMPORARY, "smpp:not-bound")] * 2
     assert smsc.bind_failures >= 1 and smsc.submits == []
     assert await channel.lookup(["1-1", "2-1"]) == {}
 
@@ -218,10 +218,34 @@ async def test_in_doubt_batch_settles_throttled_and_rejected(
     known = await channel.lookup([s.reference for s in batch])
     reports: list[DeliveryReport] = channel.reports  # type: ignore[attr-defined]
     rejected = [r for r in reports if r.status is MessageStatus.REJECTED]
-    assert [(r.message_id, r.error) for r in rejected] == [(3, "smpp: ESME_RINVDSTADR")]
+    assert [(r.message_id, r.error) for r in rejected] == [(3, "smpp:ESME_RINVDSTADR")]
     # Throttled ones were retried inside the channel: all but the rejected are ACCEPTED
     # (the in-doubt ones through their receipts).
     await until(lambda: len(channel._known) >= 29)
     known = await channel.lookup([s.reference for s in batch])
     assert sorted(known) == sorted(s.reference for s in batch if s.message_id != 3)
     assert len({s.destination for s in smsc.accepted()}) == len(smsc.accepted()) == 29
+
+
+async def test_response_timeout_drops_and_receipts_resolve_the_doubt(
+    channel_factory: Callable[..., SmppChannel],
+) -> None:
+    # An SMSC that goes silent (keeps the connection, answers nothing): the client's
+    # watchdog drops it after response_timeout; what was taken is resolved by receipts.
+    silent = Smsc({"clarion": "secret"}, drop_quiet=60.0)
+    await silent.start()
+    try:
+        channel = channel_factory(config(silent.port, response_timeout=0.2, window=4))
+        silent.drop_after(3)
+        batch = [sub(i) for i in range(10)]
+        with pytest.raises(SubmitInDoubt):
+            await channel.submit(batch)
+        assert channel.links[0].binds == 2
+        await until(lambda: len(channel._known) == 10)
+        known = await channel.lookup([s.reference for s in batch])
+        assert {r.outcome for r in known.values()} == {Outcome.ACCEPTED}
+        assert sorted(s.destination for s in silent.accepted()) == sorted(
+            s.phone.lstrip("+") for s in batch
+        )
+    finally:
+        await silent.stop()

@@ -224,3 +224,8 @@ def test_status_mapping() -> None:
     assert outcome(Status.ESME_ROK, nack=True) is Outcome.TEMPORARY
     assert status_name(0x58) == "ESME_RTHROTTLED"
     assert status_name(0x400) == "0x00000400"
+
+
+def test_error_codes_fit_the_column() -> None:
+    # messages.error_code is VARCHAR(32): the longest code the channel writes fits.
+    assert max(len(f"smpp:nack:{status.name}") for status in Status) <= 32

@@ -91,3 +91,9 @@ def test_unrecognised_stat_is_undelivered_with_the_stat_as_error() -> None:
     r = receipts.parse(receipt_sm("id:1 stat:FAILED err:000"))
     assert r is not None
     assert r.status is MessageStatus.UNDELIVERED and r.error_code == "FAILED"
+
+
+def test_long_error_codes_are_cut_to_the_column_size() -> None:
+    r = receipts.parse(receipt_sm("id:1 stat:SOMEVENDORSPECIFICSTATE err:123456789"))
+    assert r is not None and r.error_code is not None
+    assert len(r.error_code) == 32 and r.error_code.startswith("SOMEVENDORSPECIFICSTATE")

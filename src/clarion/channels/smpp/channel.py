@@ -325,13 +325,13 @@ class SmppChannel:
             encoded = text.encode(
                 sub.text, concatenation=conn.concatenation, ref=next(self._refs) & 0xFFFF
             )
-        except ValueError as exc:
-            return SubmitResult(sub.reference, Outcome.PERMANENT, None, f"smpp: {exc}")
+        except ValueError:  # more than 255 parts
+            return SubmitResult(sub.reference, Outcome.PERMANENT, None, "smpp:too-many-parts")
         bodies = [self._body(sub, conn, encoded.data_coding, part) for part in encoded.parts]
         first = await link.submit(bodies[0], deadline)
         if first.response is None:
             if not first.written:
-                return SubmitResult(sub.reference, Outcome.TEMPORARY, None, "smpp: not bound")
+                return SubmitResult(sub.reference, Outcome.TEMPORARY, None, "smpp:not-bound")
             doubt = _Doubt(sub, digits(sub.phone), len(bodies))
             self._doubts.setdefault(doubt.phone, []).append(doubt)
             log.warning(
@@ -348,7 +348,7 @@ class SmppChannel:
             if outcome is Outcome.THROTTLED:
                 link.throttled()
             name = errors.status_name(response.status)
-            error = f"smpp: {'generic_nack ' if nack else ''}{name}"
+            error = f"smpp:{'nack:' if nack else ''}{name}"  # <= 32 characters
             return SubmitResult(sub.reference, outcome, None, error)
         body = response.body
         channel_ref = body.message_id if isinstance(body, p.MessageIdResp) else ""

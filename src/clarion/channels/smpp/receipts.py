@@ -91,8 +91,12 @@ class Receipt:
 
     @property
     def error_code(self) -> str | None:
-        """What to record as the message's error: the state for DELETED/UNKNOWN,
-        else ``err`` when it is not all zeros."""
+        """What to record as the message's error (at most 32 characters, the column's
+        size): the state for DELETED/UNKNOWN, else ``err`` when it is not all zeros."""
+        code = self._error_code()
+        return code[:32] if code else None
+
+    def _error_code(self) -> str | None:
         status, code = _STATUS.get(self.stat, (MessageStatus.UNDELIVERED, self.stat))
         if code is not None:
             return code if not self.error else f"{code} err:{self.error}"

@@ -84,7 +84,8 @@ class Session:
         self.label = label
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
-        self._pending: dict[int, asyncio.Future[p.Pdu]] = {}
+        # sequence -> (future, loop time written); insertion order = oldest first
+        self._pending: dict[int, tuple[asyncio.Future[p.Pdu], float]] = {}
         self._sequence = itertools.count(1)
         self._tasks: list[asyncio.Task[None]] = []
         self.closed: asyncio.Event = asyncio.Event()
@@ -125,6 +126,7 @@ class Session:
             raise BindFailed(resp.status)
         self.bound = True
         self._tasks.append(asyncio.create_task(self._keepalive(), name=f"smpp-ka-{self.label}"))
+        self._tasks.append(asyncio.create_task(self._watchdog(), name=f"smpp-wd-{self.label}"))
 
     async def close(self) -> None:
         """Drop the connection now (no unbind); fail whatever is outstanding."""
@@ -158,7 +160,7 @@ class Session:
         if self._writer is not None:
             self._writer.close()
         pending, self._pending = self._pending, {}
-        for future in pending.values():
+        for future, _sent in pending.values():
             if not future.done():
                 future.set_exception(SessionClosed(f"{self.label}: connection closed"))
 
@@ -173,8 +175,9 @@ class Session:
         if sequence > 0x7FFFFFFF:
             self._sequence = itertools.count(2)
             sequence = 1
-        future: asyncio.Future[p.Pdu] = asyncio.get_running_loop().create_future()
-        self._pending[sequence] = future
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[p.Pdu] = loop.create_future()
+        self._pending[sequence] = (future, loop.time())
         self._writer.write(p.encode(p.Pdu(command, sequence, 0, body)))
         return future
 
@@ -219,10 +222,15 @@ class Session:
                 "%s: bad PDU 0x%08x: %s", self.label, command, exc, extra={"action": "smpp_bad_pdu"}
             )
             if command & p.RESPONSE_BIT:
-                future = self._pending.pop(sequence, None)
-                if future is not None and not future.done():
-                    # A response we cannot read: treat as a nack of that request.
-                    future.set_result(p.Pdu(p.Command.GENERIC_NACK, sequence, Status.ESME_RSYSERR))
+                entry = self._pending.pop(sequence, None)
+                status = int.from_bytes(raw[8:12], "big")
+                if entry is not None and not entry[0].done():
+                    # A response we cannot read: its status (in the header) still says
+                    # "refused"; a success we cannot read (no message id) is in doubt.
+                    if status != Status.ESME_ROK:
+                        entry[0].set_result(p.Pdu(command, sequence, status, p.Empty()))
+                    else:
+                        entry[0].set_exception(SessionClosed(f"{self.label}: unreadable response"))
             elif command == p.Command.DELIVER_SM:
                 self._respond(
                     p.Command.DELIVER_SM_RESP, sequence, Status.ESME_RINVMSGLEN, p.MessageIdResp()
@@ -231,10 +239,10 @@ class Session:
                 self._respond(p.Command.GENERIC_NACK, sequence, Status.ESME_RINVMSGLEN, p.Empty())
             return
         if pdu.is_response:
-            future = self._pending.pop(pdu.sequence, None)
-            if future is not None and not future.done():
-                future.set_result(pdu)
-            elif pdu.command != p.Command.GENERIC_NACK:
+            entry = self._pending.pop(pdu.sequence, None)
+            if entry is not None and not entry[0].done():
+                entry[0].set_result(pdu)
+            elif entry is None and pdu.command != p.Command.GENERIC_NACK:
                 log.warning(
                     "%s: response 0x%08x to unknown sequence %d",
                     self.label,
@@ -280,6 +288,25 @@ class Session:
                 self.drop()
                 return
             self._last_rx = loop.time()
+
+    async def _watchdog(self) -> None:
+        """Drop the connection when the oldest outstanding request has waited more than
+        ``response_timeout`` (one timer per session instead of one per PDU)."""
+        loop = asyncio.get_running_loop()
+        timeout = self.conn.response_timeout
+        while not self.closed.is_set():
+            await asyncio.sleep(min(timeout / 4, 1.0))
+            for _future, sent in self._pending.values():
+                if loop.time() - sent > timeout:
+                    log.warning(
+                        "%s: no response in %.1f s, dropping the connection",
+                        self.label,
+                        timeout,
+                        extra={"action": "smpp_response_timeout"},
+                    )
+                    self.drop()
+                    return
+                break  # only the oldest matters
 
 
 class Link:
@@ -388,10 +415,13 @@ class Link:
                 except TimeoutError:
                     return UNSENT
                 continue
-            try:
-                await asyncio.wait_for(self.window.acquire(), remaining)
-            except TimeoutError:
-                return UNSENT
+            if self.window.locked():
+                try:
+                    await asyncio.wait_for(self.window.acquire(), remaining)
+                except TimeoutError:
+                    return UNSENT
+            else:
+                await self.window.acquire()  # free slot: no timer needed
             try:
                 await self._pace()
                 session = self.session
@@ -399,16 +429,7 @@ class Link:
                     continue  # dropped while we waited: wait for the next bind
                 future = session.send(p.Command.SUBMIT_SM, body)
                 try:
-                    response = await asyncio.wait_for(future, self.conn.response_timeout)
-                except TimeoutError:
-                    log.warning(
-                        "%s: submit_sm unanswered in %.1f s, dropping the connection",
-                        self.label,
-                        self.conn.response_timeout,
-                        extra={"action": "smpp_response_timeout"},
-                    )
-                    session.drop()
-                    return IN_DOUBT
+                    response = await future  # the session's watchdog bounds the wait
                 except SessionClosed:
                     return IN_DOUBT
                 return PartResult(written=True, response=response)
