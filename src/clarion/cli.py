@@ -183,7 +183,8 @@ def accounts_configure(
     refund_policy: Annotated[
         str | None,
         typer.Option(
-            help="none (charge on submit, keep it) or undelivered (refund UNDELIVERED / REJECTED reports)."
+            help="none (charge on submit, keep it) or undelivered (refund UNDELIVERED / "
+            "REJECTED reports)."
         ),
     ] = None,
     operator: Annotated[
@@ -191,6 +192,10 @@ def accounts_configure(
         typer.Option(
             "--operator/--no-operator", help="May moderate every account's campaigns via /v1."
         ),
+    ] = None,
+    low_balance: Annotated[
+        str | None,
+        typer.Option(help="Emit balance.low below this balance ('off' to stop)."),
     ] = None,
     moderation: Annotated[
         bool | None,
@@ -200,9 +205,12 @@ def accounts_configure(
     ] = None,
     database: DatabaseOpt = None,
 ) -> None:
-    """Set an account's refund policy, operator role or moderation requirement."""
+    """Set an account's refund policy, operator role, moderation or low-balance alert."""
     settings = _settings(database)
     _prepare(settings)
+    threshold = (
+        None if low_balance is None or low_balance == "off" else _amount(low_balance, "low-balance")
+    )
     row = _run(
         settings,
         lambda db: account_service.configure(
@@ -211,6 +219,8 @@ def accounts_configure(
             refund_policy=refund_policy,
             is_operator=operator,
             moderation_required=moderation,
+            low_balance=threshold,
+            set_low_balance=low_balance is not None,
         ),
     )
     console.print(

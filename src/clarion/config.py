@@ -82,6 +82,23 @@ class Settings(BaseSettings):
     sim_rcs_undelivered_rate: float = Field(
         0.03, description="Share of simulated RCS messages to capable numbers that end UNDELIVERED."
     )
+    webhook_timeout: float = Field(10.0, description="Seconds a webhook delivery may take.")
+    webhook_retry_base: float = Field(
+        10.0,
+        description="Seconds before a failed webhook delivery's first retry (x3 each "
+        "retry, at most an hour).",
+    )
+    webhook_max_attempts: int = Field(
+        10, description="Attempts of a webhook delivery before it is marked failed."
+    )
+    webhook_poll_interval: float = Field(
+        1.0, description="Seconds the webhook sender idles when nothing is due."
+    )
+    webhook_allow_private: bool = Field(
+        False,
+        description="Allow webhook URLs resolving to loopback / private / link-local "
+        "addresses (off: such targets are refused, against SSRF).",
+    )
     moderation_patterns: list[str] = Field(
         default_factory=list,
         description=(

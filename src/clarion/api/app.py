@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from clarion import __version__, web
-from clarion.api import addressbook, links, prices, problems, v1
+from clarion.api import addressbook, links, prices, problems, v1, webhooks
 from clarion.config import Settings
 from clarion.dialects import bsg, mobizon
 from clarion.dispatch.engine import Dispatcher, build_dispatcher
@@ -56,6 +56,7 @@ def create_app(
     app.include_router(v1.router)
     app.include_router(addressbook.router)
     app.include_router(prices.router)
+    app.include_router(webhooks.router)
     app.include_router(mobizon.router)
     app.include_router(bsg.router)
     app.include_router(links.router)

@@ -46,6 +46,7 @@ from clarion.channels.base import Channel, DeliveryReport, Outcome, Submission, 
 from clarion.clock import utcnow
 from clarion.config import Settings
 from clarion.dispatch.rate import Pacer, effective_rate
+from clarion.dispatch.webhooks import WebhookSender
 from clarion.domain.lifecycle import (
     CAMPAIGN_TRANSITIONS,
     MESSAGE_TRANSITIONS,
@@ -58,6 +59,7 @@ from clarion.services import campaigns as campaign_service
 from clarion.services import fallback, imports
 from clarion.store import accounts as account_store
 from clarion.store import campaigns as campaign_store
+from clarion.store import events as event_store
 from clarion.store import messages as message_store
 from clarion.store import stoplist
 from clarion.store import tasks as task_store
@@ -70,6 +72,7 @@ PENDING_SEND = (MessageStatus.NEW, MessageStatus.SENDING)
 PENDING_ANY = (MessageStatus.NEW, MessageStatus.SENDING, MessageStatus.ACCEPTED)
 THROTTLE_BACKOFF = 1.0
 SENDING_ONLY = frozenset({MessageStatus.SENDING.value})
+SUBSCRIPTIONS_TTL = 2.0  # seconds between re-reads of who subscribes to which events
 REFUNDABLE = frozenset({MessageStatus.UNDELIVERED.value, MessageStatus.REJECTED.value})
 
 
@@ -106,6 +109,10 @@ class Dispatcher:
     _imports: dict[int, asyncio.Task[str]] = field(default_factory=dict)
     _executor: Executor | None = None
     owner: str = field(default_factory=imports.worker_id)
+    _sender: WebhookSender | None = None
+    _subscriptions: set[tuple[int, str]] = field(default_factory=set)
+    _subscriptions_at: float = float("-inf")
+    _account_of: dict[int, int] = field(default_factory=dict)
 
     # --- channels ------------------------------------------------------------------
 
@@ -134,6 +141,80 @@ class Dispatcher:
             self.channels[name] = found
         return found
 
+    def webhooks(self) -> WebhookSender:
+        if self._sender is None:
+            self._sender = WebhookSender(self.db, self.settings, clock=self.clock)
+        return self._sender
+
+    # --- events ----------------------------------------------------------------------
+
+    async def _refresh_subscriptions(self) -> None:
+        """Which accounts want which events, re-read every ``SUBSCRIPTIONS_TTL`` s: a
+        new endpoint receives message events within that time of its creation."""
+        mono = self.monotonic()
+        if mono - self._subscriptions_at < SUBSCRIPTIONS_TTL:
+            return
+        async with self.db.read() as conn:
+            self._subscriptions = await event_store.subscriptions(conn)
+        self._subscriptions_at = mono
+
+    def _wants(self, account_id: int, event_type: str) -> bool:
+        return (account_id, event_type) in self._subscriptions
+
+    async def _message_events(
+        self, conn: Any, by_account: dict[int, list[int]], now: datetime
+    ) -> None:
+        """``message.status_changed`` for these messages, in the caller's transaction;
+        free when no account subscribes."""
+        for account_id, ids in by_account.items():
+            if ids and self._wants(account_id, "message.status_changed"):
+                await event_store.emit_message_changes(
+                    conn, account_id=account_id, message_ids=ids, now=now
+                )
+
+    async def _changed_events(
+        self, conn: Any, changed: Sequence[message_store.Changed], now: datetime
+    ) -> None:
+        """``message.status_changed`` for rows moved by a store transition."""
+        if not self._subscriptions or not changed:
+            return
+        owners = await self._accounts_of(conn, {c.campaign_id for c in changed})
+        by_account: dict[int, list[int]] = defaultdict(list)
+        for c in changed:
+            if c.campaign_id in owners:
+                by_account[owners[c.campaign_id]].append(c.id)
+        await self._message_events(conn, by_account, now)
+
+    async def _accounts_of(self, conn: Any, campaign_ids: set[int]) -> dict[int, int]:
+        missing = [c for c in campaign_ids if c not in self._account_of]
+        if missing:
+            self._account_of.update(await campaign_store.accounts_of(conn, missing))
+        return {c: self._account_of[c] for c in campaign_ids if c in self._account_of}
+
+    async def _low_balance(
+        self, conn: Any, account_id: int, charged: Decimal, now: datetime
+    ) -> None:
+        """``balance.low`` when this debit took the balance below the account's
+        threshold (only the debit that crosses it)."""
+        if not self._wants(account_id, "balance.low"):
+            return
+        account = await account_store.get(conn, account_id)
+        if account is None or account.low_balance is None:
+            return
+        after: Decimal = account.balance
+        if after < account.low_balance <= after + charged:
+            await event_store.emit(
+                conn,
+                account_id=account_id,
+                event_type="balance.low",
+                payload={
+                    "balance": str(after),
+                    "threshold": str(account.low_balance),
+                    "currency": account.currency,
+                },
+                now=now,
+            )
+
     async def close(self) -> None:
         for run in self._imports.values():
             run.cancel()
@@ -145,6 +226,8 @@ class Dispatcher:
             self._executor = None
         for ch in self.channels.values():
             await ch.close()
+        if self._sender is not None:
+            await self._sender.close()
 
     # --- background imports ----------------------------------------------------------
 
@@ -188,6 +271,7 @@ class Dispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("dispatcher started", extra={"action": "dispatcher_start"})
+        sender = asyncio.create_task(self.webhooks().run(stop), name="webhooks")
         try:
             while not stop.is_set():
                 try:
@@ -209,12 +293,15 @@ class Dispatcher:
                 stop_task.cancel()
                 wake_task.cancel()
         finally:
+            stop.set()
+            await asyncio.gather(sender, return_exceptions=True)
             await self.close()
             log.info("dispatcher stopped", extra={"action": "dispatcher_stop"})
 
     async def tick(self) -> tuple[bool, float]:
         """One pass. Returns (did work, seconds until the next pacing slot)."""
         busy = False
+        await self._refresh_subscriptions()
         mono = self.monotonic()
         if mono - self._last_housekeeping >= self.settings.housekeeping_interval:
             self._last_housekeeping = mono
@@ -400,6 +487,7 @@ class Dispatcher:
                     now=now,
                 )
                 await campaign_store.add_spent(conn, campaign_id=campaign.id, amount=charged)
+                await self._low_balance(conn, campaign.account_id, charged, now)
         return take
 
     async def _record(
@@ -473,6 +561,9 @@ class Dispatcher:
                     ],
                     now,
                 )
+                await self._message_events(
+                    conn, {campaign.account_id: self._recorded(settled, rejected)}, now
+                )
         except message_store.ClaimRace:
             # Someone else moved one of our SENDING messages (a reconciliation after a
             # long stall): redo it exactly, row by row, with RETURNING.
@@ -498,9 +589,19 @@ class Dispatcher:
                 await self._fall_back(conn, campaign, rejected, reported, now)
                 await self._refund(conn, campaign, refunded, now)
                 await self._refund_failed(conn, undelivered, now)
+                await self._message_events(
+                    conn, {campaign.account_id: self._recorded(settled, rejected)}, now
+                )
         result.accepted = len(accepted) + sum(len(r) for r in reported.values())
         result.requeued = len(requeue)
         result.rejected = len(rejected)
+
+    @staticmethod
+    def _recorded(
+        settled: dict[str, list[message_store.Outcome]],
+        rejected: Sequence[message_store.Outcome],
+    ) -> list[int]:
+        return [o.id for rows in settled.values() for o in rows] + [o.id for o in rejected]
 
     async def _fall_back(
         self,
@@ -595,10 +696,12 @@ class Dispatcher:
             applied = 0
             failed: list[message_store.Changed] = []
             refundable: list[message_store.Changed] = []
+            moved_by_status: list[list[message_store.Changed]] = []
             for status, rows in groups.items():
                 changed = await message_store.transition_rows(
                     conn, rows=rows, transition=report_transition(status), now=now
                 )
+                moved_by_status.append(changed)
                 applied += len(changed)
                 if status in REFUNDABLE:
                     refundable += changed
@@ -613,6 +716,7 @@ class Dispatcher:
                 )
             if refundable:
                 await self._refund_failed(conn, refundable, now)
+            await self._changed_events(conn, [c for rows in moved_by_status for c in rows], now)
         return applied
 
     async def _refund_failed(
@@ -666,6 +770,7 @@ class Dispatcher:
                         conn, campaign_id=c.id, transition=MESSAGE_TRANSITIONS["expire"], now=now
                     )
                     expired += len(changed)
+                    await self._changed_events(conn, changed, now)
                     if changed and c.channel == "rcs":
                         await fallback.spawn(
                             conn,
@@ -708,17 +813,18 @@ class Dispatcher:
             found_ids = {o.id for o in found}
             lost = [mid for mid in refs.values() if mid not in found_ids]
             async with self.db.begin() as conn:
-                await message_store.transition_rows(
+                moved = await message_store.transition_rows(
                     conn, rows=found, transition=MESSAGE_TRANSITIONS["accept"], now=now
                 )
                 if lost:
-                    await message_store.transition(
+                    moved += await message_store.transition(
                         conn,
                         ids=lost,
                         transition=MESSAGE_TRANSITIONS["lose"],
                         now=now,
                         values={"error_code": "submit-outcome-unknown"},
                     )
+                await self._changed_events(conn, moved, now)
             log.warning(
                 "reconciled %d stale messages: %d accepted, %d unknown",
                 len(refs),
@@ -775,13 +881,14 @@ class Dispatcher:
                 pending = await self._pending(conn, group)
                 if pending and timed_out:
                     for cid in group:
-                        await message_store.transition_campaign(
+                        lost_rows = await message_store.transition_campaign(
                             conn,
                             campaign_id=cid,
                             transition=MESSAGE_TRANSITIONS["lose"],
                             now=now,
                             values={"error_code": "status-wait-exceeded"},
                         )
+                        await self._changed_events(conn, lost_rows, now)
                     pending = await self._pending(conn, group)
                 if pending == 0 and c.status == CampaignStatus.SENT:
                     finished = True

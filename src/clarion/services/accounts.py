@@ -144,9 +144,17 @@ async def configure(
     refund_policy: str | None = None,
     is_operator: bool | None = None,
     moderation_required: bool | None = None,
+    low_balance: Decimal | None = None,
+    set_low_balance: bool = False,
 ) -> Row[Any]:
-    """Operator settings of an account (CLI only: an account cannot change its own)."""
+    """Settings of an account. Refund policy, operator role and moderation are the
+    operator's (CLI); the ``balance.low`` threshold (``set_low_balance``, None = off)
+    is the account's own choice too (``PATCH /v1/account``)."""
     values: dict[str, Any] = {}
+    if set_low_balance:
+        if low_balance is not None:
+            _check_amount(low_balance, field="low_balance")
+        values["low_balance"] = low_balance
     if refund_policy is not None:
         if refund_policy not in REFUND_POLICIES:
             raise InvalidInput(

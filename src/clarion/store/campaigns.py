@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.lifecycle import CampaignStatus, MessageStatus, Transition
-from clarion.store import statements
+from clarion.store import events, statements
 from clarion.store.schema import accounts, audit_events, campaign_counters, campaigns
 from clarion.store.types import Money
 
@@ -92,6 +92,17 @@ async def status(conn: AsyncConnection, campaign_id: int) -> str | None:
     result = await conn.execute(select(campaigns.c.status).where(campaigns.c.id == campaign_id))
     value: str | None = result.scalar_one_or_none()
     return value
+
+
+async def accounts_of(conn: AsyncConnection, campaign_ids: Iterable[int]) -> dict[int, int]:
+    """campaign id -> account id."""
+    ids = sorted(set(campaign_ids))
+    if not ids:
+        return {}
+    result = await conn.execute(
+        select(campaigns.c.id, campaigns.c.account_id).where(campaigns.c.id.in_(ids))
+    )
+    return {int(r.id): int(r.account_id) for r in result}
 
 
 async def refunding_accounts(conn: AsyncConnection, campaign_ids: Iterable[int]) -> dict[int, int]:
@@ -186,9 +197,14 @@ async def transition(
     detail: str | None = None,
     extra_where: Sequence[ColumnElement[bool]] = (),
 ) -> str | None:
-    """Guarded status change. Returns the previous status, or None if it did not apply."""
-    result = await conn.execute(select(campaigns.c.status).where(campaigns.c.id == campaign_id))
-    previous = result.scalar_one_or_none()
+    """Guarded status change. Returns the previous status, or None if it did not apply.
+    Writes the audit row and, for a campaign users see, a ``campaign.status_changed``
+    event (when the account subscribes to it)."""
+    result = await conn.execute(
+        select(campaigns.c.status, campaigns.c.parent_id).where(campaigns.c.id == campaign_id)
+    )
+    found = result.first()
+    previous = None if found is None else found.status
     if previous is None or previous not in transition.allowed_from:
         return None
     changed = await conn.execute(
@@ -213,6 +229,21 @@ async def transition(
             at=now,
         )
     )
+    if found is not None and found.parent_id is None:
+        await events.emit(
+            conn,
+            account_id=account_id,
+            event_type="campaign.status_changed",
+            payload={
+                "campaign_id": campaign_id,
+                "action": transition.action,
+                "from": previous,
+                "to": transition.to,
+                "reason": (values or {}).get("pause_reason"),
+                "detail": detail,
+            },
+            now=now,
+        )
     return str(previous)
 
 

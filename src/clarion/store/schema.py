@@ -46,6 +46,8 @@ accounts = Table(
     Column("refund_policy", String(16), nullable=False, server_default="none"),
     # Operator accounts moderate other accounts' campaigns (approve / decline).
     Column("is_operator", Boolean, nullable=False, server_default="0"),
+    # A balance.low event is emitted when a debit takes the balance below this.
+    Column("low_balance", Money, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
 )
 
@@ -320,4 +322,70 @@ prices = Table(
     Column("currency", String(3), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("account_id", "channel", "country", "operator"),
+)
+
+
+# Event webhooks (docs/webhooks.md). An endpoint subscribes to event types; every
+# event is written to ``events`` in the transaction of the change it reports (an
+# outbox) with one ``webhook_deliveries`` row per subscribed endpoint, delivered
+# at least once by the dispatcher's webhook sender.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("url", String(2000), nullable=False),
+    # The HMAC key deliveries are signed with: it must be readable to sign, so it is
+    # stored as is (like any webhook provider does); shown to its owner on creation.
+    Column("secret", String(64), nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("description", String(255), nullable=False, server_default=""),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "account_id", "id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", BigId, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "account_id", "id"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("endpoint_id", ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    # pending -> delivered | failed (gave up after the last retry); replay: -> pending
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "endpoint_id", "id"),
+)
+
+# Mobile-originated messages received over the SMPP binds (docs/channels/smpp.md).
+mo_messages = Table(
+    "mo_messages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", BigId, nullable=True),
+    Column("phone", String(32), nullable=False),
+    Column("to", String(32), nullable=False, server_default=""),
+    Column("text", Text, nullable=False),
+    Column("connection", String(64), nullable=False, server_default=""),
+    # "stop" when the text was an opt-out keyword and the number was stop-listed.
+    Column("action", String(16), nullable=False, server_default=""),
+    Column("received_at", UtcDateTime, nullable=False),
+    Index(None, "account_id", "id"),
 )

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from clarion.store import statements
+from clarion.store import events, statements
 from clarion.store.schema import campaigns, task_rejections, tasks
 
 QUEUED = "QUEUED"
@@ -138,7 +138,25 @@ async def finish(
             lease_until=None,
         )
     )
-    return changed.rowcount == 1
+    if changed.rowcount != 1:
+        return False
+    row = (await conn.execute(select(tasks).where(tasks.c.id == task_id))).one()
+    await events.emit(
+        conn,
+        account_id=row.account_id,
+        event_type="task.finished",
+        payload={
+            "task_id": task_id,
+            "kind": row.kind,
+            "status": status,
+            "campaign_id": row.campaign_id,
+            "total": row.total,
+            "counts": row.counts or {},
+            "error": error,
+        },
+        now=now,
+    )
+    return True
 
 
 async def reject_rows(

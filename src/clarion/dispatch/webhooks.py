@@ -1,0 +1,168 @@
+"""The webhook sender: delivers the event outbox at least once.
+
+Each round claims up to ``batch`` due deliveries (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so several workers share the work) and leases them for ``lease`` seconds,
+POSTs them concurrently, and records each outcome. A 2xx answer is delivered;
+anything else (status, timeout, refused connection, a target that now resolves to a
+private address) is retried after ``webhook_retry_base`` x 3^(attempt-1) seconds, at
+most an hour apart, until ``webhook_max_attempts``, then ``failed`` (replayable). A
+worker that dies mid-round leaves its deliveries leased; they are sent again when the
+lease passes, so a receiver may see an event twice and should deduplicate on the
+``Clarion-Event-Id`` header. Redirects are not followed (they could lead anywhere).
+
+Request: ``POST`` the JSON ``{"id", "type", "created_at", "data"}`` with headers
+``Content-Type: application/json``, ``Clarion-Event-Id``, ``Clarion-Event-Type``,
+``Clarion-Delivery-Id`` and ``Clarion-Signature`` (services/webhooks.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import Row
+
+from clarion.clock import utcnow
+from clarion.config import Settings
+from clarion.services import webhooks as service
+from clarion.store import events as store
+from clarion.store.db import Database
+
+log = logging.getLogger(__name__)
+MAX_DELAY = 3600.0
+
+
+def body_of(row: Row[Any]) -> bytes:
+    created: datetime = row.event_created_at
+    document = {
+        "id": row.event_id,
+        "type": row.type,
+        "created_at": created.isoformat().replace("+00:00", "Z"),
+        "data": row.payload,
+    }
+    return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+
+
+class WebhookSender:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        client: httpx.AsyncClient | None = None,
+        batch: int = 100,
+        lease: float = 120.0,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.batch = batch
+        self.lease = lease
+        self._client = client
+        self._owns_client = client is None
+
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=self.settings.webhook_timeout,
+                follow_redirects=False,
+                headers={"User-Agent": "Clarion-Webhooks/1"},
+            )
+        return self._client
+
+    def delay(self, attempts: int) -> float:
+        """Seconds before retry number ``attempts`` (1 = the first retry)."""
+        base = float(self.settings.webhook_retry_base)
+        factor = float(3 ** max(attempts - 1, 0))
+        return min(base * factor, MAX_DELAY)
+
+    async def pump(self) -> int:
+        """One round; returns how many deliveries were attempted."""
+        now = self.clock()
+        async with self.db.begin() as conn:
+            due = await store.claim_due(
+                conn,
+                now=now,
+                lease_until=now + timedelta(seconds=self.lease),
+                limit=self.batch,
+            )
+        if not due:
+            return 0
+        outcomes = await asyncio.gather(*(self._send(row) for row in due))
+        done = self.clock()
+        async with self.db.begin() as conn:
+            for row, (code, error) in zip(due, outcomes, strict=True):
+                attempts = int(row.attempts) + 1
+                if error is None:
+                    status, next_at = store.DELIVERED, done
+                elif attempts >= self.settings.webhook_max_attempts or not row.active:
+                    status, next_at = store.FAILED, done
+                else:
+                    status = store.PENDING
+                    next_at = done + timedelta(seconds=self.delay(attempts))
+                await store.record_attempt(
+                    conn,
+                    delivery_id=row.id,
+                    status=status,
+                    status_code=code,
+                    error=error,
+                    next_attempt_at=next_at,
+                    now=done,
+                )
+                if status == store.FAILED:
+                    log.warning(
+                        "webhook delivery %s failed for good: %s",
+                        row.id,
+                        error,
+                        extra={"action": "webhook_failed"},
+                    )
+        return len(due)
+
+    async def _send(self, row: Row[Any]) -> tuple[int | None, str | None]:
+        """(HTTP status, error or None when delivered)."""
+        if not row.active:
+            return None, "endpoint disabled"
+        try:
+            await service.check_target(row.url, allow_private=self.settings.webhook_allow_private)
+        except service.UnsafeTarget as exc:
+            return None, exc.message
+        body = body_of(row)
+        timestamp = int(self.clock().timestamp())
+        headers = {
+            "Content-Type": "application/json",
+            "Clarion-Event-Id": str(row.event_id),
+            "Clarion-Event-Type": row.type,
+            "Clarion-Delivery-Id": str(row.id),
+            service.SIGNATURE_HEADER: service.sign(row.secret, timestamp, body),
+        }
+        try:
+            response = await self.client().post(row.url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return None, f"{type(exc).__name__}: {exc}"[:500]
+        if 200 <= response.status_code < 300:
+            return response.status_code, None
+        return response.status_code, f"HTTP {response.status_code}"
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                sent = await self.pump()
+            except Exception:
+                log.exception("webhook round failed", extra={"action": "webhook_round_failed"})
+                sent = 0
+            if sent:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.settings.webhook_poll_interval)
+
+    async def close(self) -> None:
+        if self._client is not None and self._owns_client:
+            await self._client.aclose()
+            self._client = None
