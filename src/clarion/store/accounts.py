@@ -102,9 +102,15 @@ async def key_for_hash(conn: AsyncConnection, key_hash: str) -> Row[Any] | None:
 
 
 async def key_by_id(conn: AsyncConnection, key_id: int) -> Row[Any] | None:
-    """The live API key ``key_id`` with its account's columns (``key_hash``)."""
+    """The live API key ``key_id`` with its account's columns (``key_hash``,
+    ``key_label``)."""
     result = await conn.execute(
-        select(accounts, api_keys.c.id.label("key_id"), api_keys.c.key_hash)
+        select(
+            accounts,
+            api_keys.c.id.label("key_id"),
+            api_keys.c.key_hash,
+            api_keys.c.label.label("key_label"),
+        )
         .join(api_keys, api_keys.c.account_id == accounts.c.id)
         .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
     )

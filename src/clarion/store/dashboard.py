@@ -24,27 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.store.campaigns import Counter
-from clarion.store.schema import accounts, api_keys, campaign_counters, campaigns, ledger, messages
-
-
-async def session_account(conn: AsyncConnection, key_id: int) -> Row[Any] | None:
-    """The account of a live (not revoked) API key, with the key's id and label."""
-    result = await conn.execute(
-        select(accounts, api_keys.c.id.label("key_id"), api_keys.c.label.label("key_label"))
-        .join(api_keys, api_keys.c.account_id == accounts.c.id)
-        .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-    )
-    return result.first()
-
-
-async def key_for_hash(conn: AsyncConnection, key_hash: str) -> Any:
-    """The live API key with this hash: its id and account id."""
-    result = await conn.execute(
-        select(api_keys.c.id, api_keys.c.account_id).where(
-            api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None)
-        )
-    )
-    return result.first()
+from clarion.store.schema import api_keys, campaign_counters, campaigns, ledger, messages
 
 
 async def keys(conn: AsyncConnection, *, account_id: int) -> Sequence[Any]:
@@ -102,7 +82,10 @@ async def messages_page(
 ) -> tuple[Sequence[Row[Any]], int]:
     """An account's messages (newest first) with their campaign's name; ``phone``
     matches any part of the E.164 number (digits only, e.g. ``701123``)."""
-    where: list[ColumnElement[bool]] = [campaigns.c.account_id == account_id]
+    where: list[ColumnElement[bool]] = [
+        campaigns.c.account_id == account_id,
+        campaigns.c.parent_id.is_(None),
+    ]
     if campaign_id is not None:
         where.append(messages.c.campaign_id == campaign_id)
     if phone:

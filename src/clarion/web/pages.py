@@ -33,6 +33,7 @@ from clarion.services.errors import (
     NotFound,
     PayloadTooLarge,
 )
+from clarion.store import accounts as account_store
 from clarion.store import dashboard as store
 from clarion.web import actions, keys, session, views
 from clarion.web.render import (
@@ -138,7 +139,7 @@ async def sign_in(
         )
     key = api_key.strip()
     async with database(request).read() as conn:
-        found = await store.key_for_hash(conn, accounts.hash_key(key)) if key else None
+        found = await account_store.key_for_hash(conn, accounts.hash_key(key)) if key else None
     if found is None:
         return _sign_in_page(
             request,
@@ -146,7 +147,7 @@ async def sign_in(
             error="That API key is not valid (or has been revoked).",
             status_code=401,
         )
-    cookie = session.encode(web.secret, session.Session(int(found.id), int(time.time())))
+    cookie = session.encode(web.secret, session.Session(int(found.key_id), int(time.time())))
     response = _see_other(_safe_next(next))
     response.set_cookie(
         session.SESSION_COOKIE,

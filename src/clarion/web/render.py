@@ -31,7 +31,7 @@ from clarion.services.errors import (
     PayloadTooLarge,
     ServiceError,
 )
-from clarion.store import dashboard as store
+from clarion.store import accounts as account_store
 from clarion.store.db import Database
 from clarion.web import session, views
 
@@ -132,7 +132,7 @@ async def current_operator(request: Request) -> Operator:
     if found is None or cookie is None:
         raise SignInRequired
     async with database(request).read() as conn:
-        row = await store.session_account(conn, found.key_id)
+        row = await account_store.key_by_id(conn, found.key_id)
     if row is None:
         raise SignInRequired
     return Operator(
