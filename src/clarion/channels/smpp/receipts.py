@@ -29,7 +29,6 @@ ENROUTE    1 ENROUTE        None (intermediate)
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from clarion.channels.smpp.pdu import ShortMessage, Tag
 from clarion.domain.lifecycle import MessageStatus
@@ -75,14 +74,48 @@ _FIELD = re.compile(
 _TEXT = re.compile(r"(?i)\btext:(.*)$", re.DOTALL)
 
 
-@dataclass(frozen=True, slots=True)
 class Receipt:
-    message_id: str
-    stat: str
-    error: str | None = None
-    submit_date: str | None = None
-    done_date: str | None = None
-    text: str | None = None
+    """A parsed receipt. The text's fields are read on first use only: with the
+    receipted_message_id and message_state TLVs present, a DELIVRD receipt needs none
+    of them, and that is most receipts."""
+
+    __slots__ = ("_fields", "_raw", "message_id", "stat")
+
+    def __init__(
+        self, message_id: str, stat: str, raw: str = "", fields: dict[str, str] | None = None
+    ) -> None:
+        self.message_id = message_id
+        self.stat = stat
+        self._raw = raw
+        self._fields = fields
+
+    def __repr__(self) -> str:
+        return f"Receipt({self.message_id!r}, {self.stat!r})"
+
+    @property
+    def fields(self) -> dict[str, str]:
+        if self._fields is None:
+            self._fields = parse_text(self._raw)
+        return self._fields
+
+    @property
+    def error(self) -> str | None:
+        """``err`` unless absent or all zeros."""
+        error = self.fields.get("err")
+        return None if error is None or error.strip("0") == "" else error
+
+    @property
+    def submit_date(self) -> str | None:
+        return self.fields.get("submit date")
+
+    @property
+    def done_date(self) -> str | None:
+        return self.fields.get("done date")
+
+    @property
+    def text(self) -> str | None:
+        """The ``text:`` field: the start of the message as the SMSC quotes it."""
+        return self.fields.get("text")
 
     @property
     def status(self) -> MessageStatus | None:
@@ -93,16 +126,15 @@ class Receipt:
     def error_code(self) -> str | None:
         """What to record as the message's error (at most 32 characters, the column's
         size): the state for DELETED/UNKNOWN, else ``err`` when it is not all zeros."""
-        code = self._error_code()
-        return code[:32] if code else None
-
-    def _error_code(self) -> str | None:
         status, code = _STATUS.get(self.stat, (MessageStatus.UNDELIVERED, self.stat))
-        if code is not None:
-            return code if not self.error else f"{code} err:{self.error}"
         if status is MessageStatus.DELIVERED:
             return None
-        return f"err:{self.error}" if self.error else None
+        error = self.error
+        if code is not None:
+            code = code if not error else f"{code} err:{error}"
+        else:
+            code = f"err:{error}" if error else None
+        return code[:32] if code else None
 
 
 def is_receipt(sm: ShortMessage) -> bool:
@@ -132,26 +164,19 @@ def parse(sm: ShortMessage) -> Receipt | None:
     if not raw:
         payload = sm.tlv(Tag.MESSAGE_PAYLOAD)
         raw = payload.value if payload is not None else b""
-    fields = parse_text(raw.decode("latin-1"))
+    text = raw.decode("latin-1")
     id_tlv = sm.tlv(Tag.RECEIPTED_MESSAGE_ID)
+    state_tlv = sm.tlv(Tag.MESSAGE_STATE)
+    state = STATES_BY_NUMBER.get(state_tlv.as_int()) if state_tlv is not None else None
+    if id_tlv is not None and state is not None:
+        message_id = id_tlv.as_cstring()
+        return Receipt(message_id, state, text) if message_id else None
+    fields = parse_text(text)
     message_id = id_tlv.as_cstring() if id_tlv is not None else fields.get("id", "")
     if not message_id:
         return None
-    state_tlv = sm.tlv(Tag.MESSAGE_STATE)
-    stat = fields.get("stat", "").upper()
-    if state_tlv is not None and state_tlv.as_int() in STATES_BY_NUMBER:
-        stat = STATES_BY_NUMBER[state_tlv.as_int()]
-    error = fields.get("err")
-    if error is not None and error.strip("0") == "":
-        error = None
-    return Receipt(
-        message_id=message_id,
-        stat=stat or "UNKNOWN",
-        error=error,
-        submit_date=fields.get("submit date"),
-        done_date=fields.get("done date"),
-        text=fields.get("text"),
-    )
+    stat = state or fields.get("stat", "").upper() or "UNKNOWN"
+    return Receipt(message_id, stat, text, fields)
 
 
 def normalise_id(value: str) -> str:

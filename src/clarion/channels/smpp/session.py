@@ -9,7 +9,7 @@ gets ``generic_nack`` (ESME_RINVCMDID). A keep-alive task sends ``enquire_link``
 nothing was received for ``enquire_link_interval`` seconds. A request unanswered
 within ``response_timeout``, a framing error or EOF close the session; every request
 still waiting then fails with ``SessionClosed``, which for a submit_sm means "in
-doubt": it was written, the SMSC may have taken it.
+doubt": it was handed to the transport, the SMSC may have taken it.
 
 A ``Link`` keeps one session bound, reconnecting with exponential backoff
 (``reconnect_min`` doubling up to ``reconnect_max``, reset by a successful bind), and
@@ -19,9 +19,12 @@ outstanding), paces writes to ``max_rate`` per second, and pauses for
 ``PartResult`` whose ``written`` flag tells a PDU the SMSC never saw (safe to retry)
 from one it may have (never retried).
 
-Nothing here blocks the event loop: all I/O is asyncio streams, and a PDU is written
-with ``transport.write`` (buffered) without awaiting a drain, the window bounding what
-can be buffered.
+Nothing here blocks the event loop: all I/O is asyncio streams. PDUs queued in one
+loop iteration leave in one ``transport.write`` (one system call for many PDUs;
+buffered, no drain awaited: the window bounds what can be buffered). A request still
+in that queue when the connection drops fails with ``NotWritten`` and is sent again
+on the next bind: it never left the process. One watchdog task per session drops the
+connection when the oldest outstanding request has waited ``response_timeout``.
 """
 
 from __future__ import annotations
@@ -45,6 +48,10 @@ DeliverHandler = Callable[[p.ShortMessage, str], int]
 
 class SessionClosed(ConnectionError):
     """The session ended before the request was answered."""
+
+
+class NotWritten(SessionClosed):
+    """The session ended before the request left the process (safe to send again)."""
 
 
 class BindFailed(ConnectionError):
@@ -91,6 +98,10 @@ class Session:
         self.closed: asyncio.Event = asyncio.Event()
         self.bound = False
         self._last_rx = 0.0
+        # PDUs written in one event-loop iteration go out in one transport write.
+        self._out: list[bytes] = []
+        self._out_sequences: list[int] = []
+        self._flush_scheduled = False
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -157,12 +168,16 @@ class Session:
             return
         self.closed.set()
         self.bound = False
+        unwritten = set(self._out_sequences)
+        self._out.clear()
+        self._out_sequences.clear()
         if self._writer is not None:
             self._writer.close()
         pending, self._pending = self._pending, {}
-        for future, _sent in pending.values():
+        for sequence, (future, _sent) in pending.items():
             if not future.done():
-                future.set_exception(SessionClosed(f"{self.label}: connection closed"))
+                error = NotWritten if sequence in unwritten else SessionClosed
+                future.set_exception(error(f"{self.label}: connection closed"))
 
     # --- requests --------------------------------------------------------------------
 
@@ -178,7 +193,7 @@ class Session:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[p.Pdu] = loop.create_future()
         self._pending[sequence] = (future, loop.time())
-        self._writer.write(p.encode(p.Pdu(command, sequence, 0, body)))
+        self._write(p.encode(p.Pdu(command, sequence, 0, body)), sequence)
         return future
 
     async def request(self, command: p.Command, body: p.Body) -> p.Pdu:
@@ -186,7 +201,27 @@ class Session:
 
     def _respond(self, command: int, sequence: int, status: int, body: p.Body) -> None:
         if self._writer is not None and not self.closed.is_set():
-            self._writer.write(p.encode(p.Pdu(command, sequence, status, body)))
+            self._write(p.encode(p.Pdu(command, sequence, status, body)), None)
+
+    def _write(self, data: bytes, sequence: int | None) -> None:
+        """Queue bytes for this loop iteration's single transport write (one system
+        call for many PDUs). A request still queued when the session drops fails with
+        ``NotWritten``: it never left the process."""
+        self._out.append(data)
+        if sequence is not None:
+            self._out_sequences.append(sequence)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if not self._out or self._writer is None or self.closed.is_set():
+            return
+        data = b"".join(self._out)
+        self._out.clear()
+        self._out_sequences.clear()
+        self._writer.write(data)
 
     # --- reading ---------------------------------------------------------------------
 
@@ -430,6 +465,8 @@ class Link:
                 future = session.send(p.Command.SUBMIT_SM, body)
                 try:
                     response = await future  # the session's watchdog bounds the wait
+                except NotWritten:
+                    continue  # dropped before it left the process: wait for the next bind
                 except SessionClosed:
                     return IN_DOUBT
                 return PartResult(written=True, response=response)
