@@ -19,6 +19,7 @@ from clarion.channels.fake import FakeChannel
 from clarion.dispatch.engine import Dispatcher
 from clarion.services import accounts, imports
 from clarion.services import campaigns as campaign_service
+from clarion.store import campaigns as campaign_store
 from clarion.store.db import Database
 from clarion.web import session
 
@@ -254,6 +255,40 @@ async def test_campaign_list_shows_counts_filters_searches_and_pages(
     assert "Summer sale" not in search.text
     none = await client.get("/ui/campaigns?q=nothing-like-this")
     assert "No campaigns match" in none.text
+
+
+async def test_create_rcs_campaign_with_sms_fallback(
+    client: httpx.AsyncClient, tenant: Tenant, db: Database
+) -> None:
+    csrf = await sign_in(client, tenant.key)
+    form = await client.get("/ui/campaigns/new")
+    assert '<option value="rcs">' in form.text and 'id="fallback_text"' in form.text
+    too_long = await client.post(
+        "/ui/campaigns",
+        data={"csrf": csrf, "name": "Rich", "text": "x" * 161, "type": "mass", "channel": "rcs"},
+    )
+    assert too_long.status_code == 422
+    assert "longer than 160" in too_long.text
+    ok = await client.post(
+        "/ui/campaigns",
+        data={
+            "csrf": csrf,
+            "name": "Rich",
+            "text": "Your parcel is on its way",
+            "type": "mass",
+            "channel": "rcs",
+            "sender": "acme_agent",
+            "fallback_text": "Parcel on its way",
+            "fallback_sender": "ACME",
+        },
+    )
+    assert ok.status_code == 303, ok.text
+    campaign_id = int(ok.headers["location"].split("/")[3])
+    row = await campaign_service.get(db, account_id=tenant.id, campaign_id=campaign_id)
+    assert (row.channel, row.settings["rcs"]) == ("rcs", {"text": "Your parcel is on its way"})
+    async with db.read() as conn:
+        kid = await campaign_store.child(conn, campaign_id)
+    assert kid is not None and (kid.text, kid.sender) == ("Parcel on its way", "ACME")
 
 
 async def test_create_campaign_form_creates_and_keeps_input_on_error(

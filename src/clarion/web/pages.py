@@ -58,7 +58,7 @@ PAGE_SIZE = 20
 MESSAGE_PAGE_SIZE = 50
 CHANNELS: tuple[tuple[str, str, bool], ...] = (
     ("sms", "SMS", True),
-    ("rcs", "RCS (not available yet)", False),
+    ("rcs", "RCS (SMS fallback optional)", True),
     ("voice", "Voice (not available yet)", False),
 )
 TYPES = (
@@ -237,6 +237,8 @@ def _form_defaults() -> dict[str, Any]:
         "validity_minutes": "",
         "start_at": "",
         "placeholders_flag": "3",
+        "fallback_text": "",
+        "fallback_sender": "",
     }
 
 
@@ -309,6 +311,8 @@ async def create_campaign(
     validity_minutes: Annotated[str, Form(max_length=12)] = "",
     start_at: Annotated[str, Form(max_length=40)] = "",
     placeholders_flag: Annotated[str, Form(max_length=2)] = "3",
+    fallback_text: Annotated[str, Form(max_length=2000)] = "",
+    fallback_sender: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     require_csrf(request, csrf)
     values = {
@@ -322,19 +326,30 @@ async def create_campaign(
         "validity_minutes": validity_minutes,
         "start_at": start_at,
         "placeholders_flag": placeholders_flag,
+        "fallback_text": fallback_text,
+        "fallback_sender": fallback_sender,
     }
     settings = settings_of(request)
     try:
-        if channel != "sms":
+        if channel not in service.SENDING_CHANNELS:
             raise InvalidInput(
                 f"{channel.upper()} campaigns are not available on this server yet",
                 field="channel",
             )
         if placeholders_flag not in ("1", "2", "3"):
             raise InvalidInput("choose what happens with missing placeholders", field="ph")
+        rcs = channel == "rcs"
+        if rcs and not text.strip():
+            raise InvalidInput("an RCS campaign needs its message text", field="text")
         spec = service.CampaignSpec(
             name=name,
-            text=text,
+            text="" if rcs else text,
+            content={"text": text} if rcs else None,
+            fallback=(
+                service.Fallback(text=fallback_text, sender=fallback_sender.strip())
+                if rcs and fallback_text.strip()
+                else None
+            ),
             channel=channel,
             type=type,
             sender=sender.strip(),
@@ -350,6 +365,7 @@ async def create_campaign(
             spec=spec,
             default_channel=settings.default_channel,
             price_per_segment=settings.price_per_segment,
+            rcs_channel=settings.rcs_channel,
         )
     except InvalidInput as exc:
         return _new_form(request, op, values, error=exc.message, field=exc.field, status_code=422)
