@@ -5,7 +5,11 @@ submission in doubt that no receipt resolves."""
 from __future__ import annotations
 
 import asyncio
+import shutil
+import ssl
+import subprocess
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -249,3 +253,92 @@ async def test_response_timeout_drops_and_receipts_resolve_the_doubt(
         )
     finally:
         await silent.stop()
+
+
+async def test_two_connections_fail_over(channel_factory: Callable[..., SmppChannel]) -> None:
+    first, second = Smsc({"clarion": "secret"}), Smsc({"clarion": "secret"})
+    await first.start()
+    await second.start()
+    try:
+        cfg = config(first.port).model_dump()
+        cfg["connections"].append(cfg["connections"][0] | {"name": "u", "port": second.port})
+        channel = channel_factory(SmppConfig.model_validate(cfg))
+        async with asyncio.timeout(LIMIT):
+            await channel.wait_bound()
+        results = await channel.submit([sub(i) for i in range(100)])
+        assert {r.outcome for r in results} == {Outcome.ACCEPTED}
+        assert len(first.accepted()) == len(second.accepted()) == 50  # round-robin
+        await first.stop()  # one SMSC goes away for good
+        await until(lambda: not channel.links[0].ready.is_set())
+        results = await channel.submit([sub(i) for i in range(100, 200)])
+        assert {r.outcome for r in results} == {Outcome.ACCEPTED}
+        assert len(first.accepted()) == 50 and len(second.accepted()) == 150
+    finally:
+        await second.stop()
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+async def test_tls_with_a_private_ca(
+    certificate: tuple[Path, Path], channel_factory: Callable[..., SmppChannel]
+) -> None:
+    cert, key = certificate
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    smsc = Smsc({"clarion": "secret"})
+    await smsc.start(tls=server_tls)
+    try:
+        channel = channel_factory(config(smsc.port, tls=True, tls_ca_file=str(cert)))
+        results = await channel.submit([sub(1, "Привет по TLS")])
+        assert [r.outcome for r in results] == [Outcome.ACCEPTED]
+        assert smsc.accepted()[0].text == "Привет по TLS"
+        reports: list[DeliveryReport] = channel.reports  # type: ignore[attr-defined]
+        await until(lambda: len(reports) == 1)
+        # Without the CA the certificate is refused: never bound, nothing sent.
+        untrusting = channel_factory(config(smsc.port, tls=True, submit_timeout=0.3))
+        refused = await untrusting.submit([sub(2)])
+        assert [r.error for r in refused] == ["smpp:not-bound"]
+        assert len(smsc.submits) == 1
+    finally:
+        await smsc.stop()
+
+
+async def test_drop_mid_batch_moves_unwritten_messages_to_the_other_connection(
+    channel_factory: Callable[..., SmppChannel],
+) -> None:
+    first, second = Smsc({"clarion": "secret"}), Smsc({"clarion": "secret"})
+    await first.start()
+    await second.start()
+    try:
+        cfg = config(first.port, window=5).model_dump()
+        cfg["connections"].append(cfg["connections"][0] | {"name": "u", "port": second.port})
+        channel = channel_factory(SmppConfig.model_validate(cfg))
+        async with asyncio.timeout(LIMIT):
+            await channel.wait_bound()
+        first.drop_after(10)
+        batch = [sub(i) for i in range(200)]
+        with pytest.raises(SubmitInDoubt):
+            await channel.submit(batch)
+        # Every number reached exactly one SMSC exactly once ...
+        taken = [s.destination for s in first.accepted() + second.accepted()]
+        assert sorted(taken) == sorted(s.phone.lstrip("+") for s in batch)
+        assert first.unanswered > 0
+        # ... and once the first SMSC's receipts come in after the rebind, the channel
+        # knows every one of them was accepted.
+        await until(lambda: len(channel._known) == 200)
+    finally:
+        await first.stop()
+        await second.stop()

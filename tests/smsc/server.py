@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 import struct
 import time
 from collections import deque
@@ -292,9 +293,9 @@ class Smsc:
         self._timers: set[asyncio.TimerHandle] = set()
         self.port = 0
 
-    async def start(self) -> int:
+    async def start(self, *, tls: ssl.SSLContext | None = None) -> int:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _Session(self), "127.0.0.1", 0)
+        self._server = await loop.create_server(lambda: _Session(self), "127.0.0.1", 0, ssl=tls)
         self.port = self._server.sockets[0].getsockname()[1]
         self._pump = asyncio.create_task(self._pump_receipts())
         return self.port

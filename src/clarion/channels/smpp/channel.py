@@ -200,6 +200,7 @@ class SmppChannel:
             for command, label in binds:
                 self.links.append(Link(conn, command, self._on_deliver, label=label))
         self._transmitters = [link for link in self.links if link.transmits]
+        self._submit_timeout = max(link.conn.submit_timeout for link in self._transmitters)
         self._round_robin = itertools.count()
         self._refs = itertools.count(random.randrange(0x10000))
         self._tracks: dict[str, _Track] = {}
@@ -317,21 +318,48 @@ class SmppChannel:
             tlvs=tlvs,
         )
 
+    async def _any_ready(self, deadline: float) -> bool:
+        """Wait until some transmitting link is bound (False if ``deadline`` passes)."""
+        if any(link.ready.is_set() for link in self._transmitters):
+            return True
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            return False
+        waiters = [asyncio.ensure_future(link.ready.wait()) for link in self._transmitters]
+        done, pending = await asyncio.wait(
+            waiters, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+        )
+        for waiter in pending:
+            waiter.cancel()
+        return bool(done)
+
     async def _send(self, sub: Submission) -> SubmitResult | _Doubt:
-        link = self._pick()
-        conn = link.conn
-        deadline = asyncio.get_running_loop().time() + conn.submit_timeout
-        try:
-            encoded = text.encode(
-                sub.text, concatenation=conn.concatenation, ref=next(self._refs) & 0xFFFF
-            )
-        except ValueError:  # more than 255 parts
-            return SubmitResult(sub.reference, Outcome.PERMANENT, None, "smpp:too-many-parts")
-        bodies = [self._body(sub, conn, encoded.data_coding, part) for part in encoded.parts]
-        first = await link.submit(bodies[0], deadline)
-        if first.response is None:
-            if not first.written:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._submit_timeout
+        failover = len(self._transmitters) > 1
+        while True:
+            link = self._pick()
+            if failover and not link.ready.is_set():
+                if not await self._any_ready(deadline):
+                    return SubmitResult(sub.reference, Outcome.TEMPORARY, None, "smpp:not-bound")
+                continue
+            conn = link.conn
+            try:
+                encoded = text.encode(
+                    sub.text, concatenation=conn.concatenation, ref=next(self._refs) & 0xFFFF
+                )
+            except ValueError:  # more than 255 parts
+                return SubmitResult(sub.reference, Outcome.PERMANENT, None, "smpp:too-many-parts")
+            bodies = [self._body(sub, conn, encoded.data_coding, part) for part in encoded.parts]
+            # The first part may move to another connection until it is written; the
+            # others stay on the connection that took the first.
+            first = await link.submit(bodies[0], deadline, failover=failover)
+            if first.written or first.response is not None:
+                break
+            if not failover or loop.time() >= deadline:
                 return SubmitResult(sub.reference, Outcome.TEMPORARY, None, "smpp:not-bound")
+            await asyncio.sleep(0)  # let the links' runners see the drop
+        if first.response is None:
             doubt = _Doubt(sub, digits(sub.phone), len(bodies))
             self._doubts.setdefault(doubt.phone, []).append(doubt)
             log.warning(

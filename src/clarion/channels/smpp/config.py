@@ -56,6 +56,7 @@ class Connection(BaseModel):
     bind: BindMode = BindMode.TRANSCEIVER
     tls: bool = False
     tls_verify: bool = True
+    tls_ca_file: str | None = None  # a private CA bundle (PEM) to verify the SMSC with
     # TON/NPI; None = chosen per address (see ``addressing``).
     source_ton: Octet | None = None
     source_npi: Octet | None = None

@@ -109,7 +109,7 @@ class Session:
         """Connect and bind; raises ``BindFailed`` or ``OSError`` / ``TimeoutError``."""
         context: ssl.SSLContext | None = None
         if self.conn.tls:
-            context = ssl.create_default_context()
+            context = ssl.create_default_context(cafile=self.conn.tls_ca_file)
             if not self.conn.tls_verify:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
@@ -436,15 +436,21 @@ class Link:
         if at > now:
             await asyncio.sleep(at - now)
 
-    async def submit(self, body: p.ShortMessage, deadline: float) -> PartResult:
+    async def submit(
+        self, body: p.ShortMessage, deadline: float, *, failover: bool = False
+    ) -> PartResult:
         """Submit one PDU. Waits (until ``deadline``, loop time) for a bound session
-        and a window slot; never writes a PDU twice."""
+        and a window slot; never writes a PDU twice. With ``failover``, a link that is
+        or goes down before the PDU is written answers "not written" at once instead of
+        waiting for its own rebind, so the caller can use another connection."""
         loop = asyncio.get_running_loop()
         while True:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return UNSENT
             if not self.ready.is_set():
+                if failover:
+                    return UNSENT
                 try:
                     await asyncio.wait_for(self.ready.wait(), remaining)
                 except TimeoutError:
@@ -461,11 +467,16 @@ class Link:
                 await self._pace()
                 session = self.session
                 if session is None or session.closed.is_set():
+                    self.ready.clear()  # the runner has not noticed yet; it will rebind
+                    if failover:
+                        return UNSENT
                     continue  # dropped while we waited: wait for the next bind
                 future = session.send(p.Command.SUBMIT_SM, body)
                 try:
                     response = await future  # the session's watchdog bounds the wait
                 except NotWritten:
+                    if failover:
+                        return UNSENT
                     continue  # dropped before it left the process: wait for the next bind
                 except SessionClosed:
                     return IN_DOUBT
