@@ -8,7 +8,7 @@ import pytest
 
 from clarion.channels.smpp import pdu as p
 from clarion.channels.smpp.config import Connection
-from clarion.channels.smpp.session import NotWritten, Session, SessionClosed
+from clarion.channels.smpp.session import Link, NotWritten, Session, SessionClosed
 
 
 class Writer:
@@ -64,3 +64,19 @@ async def test_drop_before_the_write_means_not_written() -> None:
     assert not isinstance(caught.value, NotWritten)
     with pytest.raises(SessionClosed):
         s.send(p.Command.SUBMIT_SM, p.ShortMessage("3"))
+
+
+async def test_pace_reserves_one_slot_per_pdu_at_max_rate() -> None:
+    conn = Connection.model_validate(
+        {"name": "t", "host": "h", "system_id": "s", "max_rate": 1000, "throttle_pause": 0.5}
+    )
+    link = Link(conn, p.Command.BIND_TRANSCEIVER, lambda sm, name: 0, label="t")
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for _ in range(10):
+        await link._pace()
+    # Ten PDUs booked ten consecutive 1 ms slots: the next one is 10 ms after the first.
+    assert link._next_slot >= start + 10 / 1000
+    link.throttled()
+    assert link.throttles == 1
+    assert link._paused_until >= start + 0.5

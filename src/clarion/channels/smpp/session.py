@@ -12,9 +12,9 @@ still waiting then fails with ``SessionClosed``, which for a submit_sm means "in
 doubt": it was handed to the transport, the SMSC may have taken it.
 
 A ``Link`` keeps one session bound, reconnecting with exponential backoff
-(``reconnect_min`` doubling up to ``reconnect_max``, reset by a successful bind), and
-is the only way to submit: it holds the window (at most ``window`` submit_sm
-outstanding), paces writes to ``max_rate`` per second, and pauses for
+(``reconnect_min`` doubling up to ``reconnect_max``, each wait jittered to half to all
+of it, reset by a successful bind), and is the only way to submit: it holds the window
+(at most ``window`` submit_sm outstanding), paces writes to ``max_rate`` per second, and pauses for
 ``throttle_pause`` seconds after an ESME_RTHROTTLED. ``Link.submit`` returns a
 ``PartResult`` whose ``written`` flag tells a PDU the SMSC never saw (safe to retry)
 from one it may have (never retried).
@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import random
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -403,7 +404,8 @@ class Link:
                     delay,
                     extra={"action": "smpp_bind_failed"},
                 )
-                await asyncio.sleep(delay)
+                # Jittered, so many links (or workers) do not rebind in lockstep.
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
                 delay = min(delay * 2, self.conn.reconnect_max)
                 continue
             delay = self.conn.reconnect_min
