@@ -106,6 +106,11 @@ class PacingConfig:
     def aim(self) -> float:
         return self.target_abandon_rate * self.safety
 
+    @property
+    def stop_rate(self) -> float:
+        """Window rate from which only zero-risk calls are placed: halfway from aim to target."""
+        return (self.aim + self.target_abandon_rate) / 2
+
 
 def expected_excess(mean: float, variance: float, agents: float) -> float:
     """``E[max(0, X - agents)]`` for a count ``X`` with this mean and variance.
@@ -290,7 +295,7 @@ class PredictivePacer:
         # realised rate is from it; nothing once the window is at the target.
         smoothed = (abandoned + c.aim * c.window_prior) / (live + c.window_prior)
         allowed = c.aim + c.gain * (c.aim - smoothed)
-        if abandoned >= c.target_abandon_rate * max(live, 1):
+        if abandoned >= c.stop_rate * max(live, 1):
             allowed = 0.0
         allowed = min(max(allowed, 0.0), c.max_risk * c.aim)
         while allowed > 0 and in_flight + calls < cap:

@@ -389,6 +389,9 @@ class _Run:
         self.ringing_ids.discard(call_id)
         live = call.outcome is CallOutcome.ANSWERED
         self.pacer.record_attempt(live=live, ring_seconds=self.now - call.placed_at)
+        self.history[call.number].append(
+            Attempt(self.moment(call.placed_at), call.outcome, self.moment(self.now))
+        )
         if live:
             self.live += 1
             self.ring_sum += self.now - call.placed_at
@@ -404,9 +407,7 @@ class _Run:
                 self.at(self.now + self.c.abandon_after, _Event.GIVE_UP, call_id)
             return
         del self.calls[call_id]
-        history = self.history[call.number]
-        history.append(Attempt(self.moment(call.placed_at), call.outcome, self.moment(self.now)))
-        due = next_attempt_at(self.c.recall, history, now=self.moment(self.now))
+        due = next_attempt_at(self.c.recall, self.history[call.number], now=self.moment(self.now))
         if due is None:
             self.final[call.number] = call.outcome.value
         else:
@@ -417,7 +418,6 @@ class _Run:
     def connect(self, agent: int, number: int) -> None:
         self.connected += 1
         self.final[number] = CONNECTED
-        self.history[number].append(Attempt(self.moment(self.now), CallOutcome.ANSWERED))
         self.lives.append((self.now, False))
         self.pacer.record_live(self.now, abandoned=False)
         self.state[agent] = _TALK

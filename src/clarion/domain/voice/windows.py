@@ -174,7 +174,8 @@ class WeeklyHours:
 
     @property
     def is_never(self) -> bool:
-        return not any(self.days)
+        """No instant is ever inside (``datetime`` counts microseconds: ``[1, 2)`` ns is empty)."""
+        return not any(-(-s // 1000) * 1000 < e for day in self.days for s, e in day)
 
 
 def _aware(now: datetime) -> datetime:
