@@ -6,19 +6,21 @@ here (operators manage it with the CLI). See ``docs/addressbook.md``.
 
 from __future__ import annotations
 
+import csv
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from clarion.api import problems
 from clarion.api.deps import DB, Account
 from clarion.api.models import PHONE_MAX
 from clarion.services import contacts as contact_service
 from clarion.services import stoplists as stoplist_service
 from clarion.services.errors import InvalidInput
 
-router = APIRouter(prefix="/v1", tags=["address book"])
+router = APIRouter(prefix="/v1", tags=["address book"], responses=problems.RESPONSES)
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 TEXT_TYPES = ("text/plain", "text/csv")
@@ -116,6 +118,7 @@ async def add_to_stop_list(body: StopListIn, account: Account, db: DB) -> Any:
 @router.post(
     "/stop-list/import",
     response_model=StopListResultOut,
+    responses=problems.TEXT_BODY,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -141,7 +144,10 @@ async def import_stop_list(
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput("the body is not UTF-8 text", field="body") from None
-    phones = stoplist_service.first_column(text)
+    try:
+        phones = stoplist_service.first_column(text)
+    except csv.Error as exc:  # e.g. a bare carriage return, an oversized field
+        raise InvalidInput(f"the body is not readable as CSV: {exc}", field="body") from None
     if not phones:
         raise InvalidInput("the body holds no numbers", field="body")
     entries = await stoplist_service.add(db, account_id=account.id, phones=phones, comment=comment)
@@ -163,7 +169,8 @@ FieldName = Annotated[str, Field(min_length=1, max_length=contact_service.MAX_FI
 FieldValue = Annotated[str, Field(max_length=contact_service.MAX_FIELD_VALUE)]
 Fields = Annotated[dict[FieldName, FieldValue], Field(max_length=contact_service.MAX_FIELDS)]
 GroupIds = Annotated[
-    list[Annotated[int, Field(ge=1)]], Field(max_length=contact_service.MAX_GROUPS_PER_CARD)
+    list[Annotated[int, Field(ge=1, le=2**63 - 1)]],
+    Field(max_length=contact_service.MAX_GROUPS_PER_CARD),
 ]
 
 

@@ -17,11 +17,12 @@ from fastapi.responses import HTMLResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.convertors import Convertor, register_url_convertor
 
+from clarion.api import problems
 from clarion.api.deps import DB, Account, Config
 from clarion.services import links as service
 from clarion.services.errors import InvalidInput, NotFound
 
-router = APIRouter(prefix="/v1", tags=["links"])
+router = APIRouter(prefix="/v1", tags=["links"], responses=problems.RESPONSES)
 
 LinkId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Link id")]
 NO_STORE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}

@@ -9,6 +9,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 PHONE_MAX = 64
+INT64_MAX = 2**63 - 1
+# An id the databases can hold (BIGINT): a larger one is a 422, never a driver error.
+RowId = Annotated[int, Field(ge=-INT64_MAX, le=INT64_MAX)]
 
 
 class Strict(BaseModel):
@@ -110,13 +113,13 @@ class RecipientsIn(Strict):
     """Exactly one source: phone numbers, address-book contacts, or contact cards."""
 
     recipients: list[RecipientIn] | None = None
-    contacts: list[int] | None = None
-    cards: list[int] | None = None
+    contacts: list[RowId] | None = None
+    cards: list[RowId] | None = None
     replace: bool = False
 
 
 class GroupsIn(Strict):
-    groups: Annotated[list[int], Field(min_length=1, max_length=1000)]
+    groups: Annotated[list[RowId], Field(min_length=1, max_length=1000)]
     replace: bool = False
 
 

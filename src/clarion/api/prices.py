@@ -8,6 +8,7 @@ with the CLI only.
 
 from __future__ import annotations
 
+import csv
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +21,7 @@ from clarion.api.deps import DB, Account
 from clarion.services import pricing as service
 from clarion.services.errors import InvalidInput
 
-router = APIRouter(prefix="/v1", tags=["prices"])
+router = APIRouter(prefix="/v1", tags=["prices"], responses=problems.RESPONSES)
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 TEXT_TYPES = ("text/csv", "text/plain")
@@ -78,7 +79,7 @@ async def get_prices(account: Account, db: DB) -> Any:
             "content": {t: {"schema": {"type": "string"}} for t in TEXT_TYPES},
         }
     },
-    responses={422: {"description": "Bad rows: `errors` lists each with its row number"}},
+    responses=problems.TEXT_BODY,
 )
 async def put_prices(request: Request, account: Account, db: DB) -> Any:
     """Replace the account's table with a CSV (header
@@ -106,6 +107,8 @@ async def put_prices(request: Request, account: Account, db: DB) -> Any:
             errors=[{"row": row, "detail": reason} for row, reason in exc.errors],
         )
         return response
+    except csv.Error as exc:  # e.g. a bare carriage return, an oversized field
+        raise InvalidInput(f"the body is not readable as CSV: {exc}", field="body") from None
     return LoadedOut(loaded=loaded)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clarion.services.errors import (
@@ -26,6 +27,44 @@ from clarion.services.errors import (
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://clarion.invalid/problems/"
+
+
+class Problem(BaseModel):
+    """The body of every error response (RFC 9457), as documented in the OpenAPI."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}}}
+
+
+PROBLEM_SCHEMA = Problem.model_json_schema()
+# Error responses of the OpenAPI document: RESPONSES on every authenticated ``/v1``
+# route (FastAPI's default 422 schema is replaced: ours is a problem too), the others
+# on the routes that give them.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("The body could not be parsed (not JSON, not UTF-8, a broken form)"),
+    401: _documented("Missing or invalid API key"),
+    404: _documented("No such resource in the caller's account"),
+    409: _documented("The resource's state does not allow the operation"),
+    413: _documented("A body or a list over its limit"),
+    422: _documented("Invalid input: `errors` lists the bad fields"),
+}
+FUNDS: dict[int | str, dict[str, Any]] = {
+    402: _documented("The balance does not cover the operation")
+}
+OPERATOR: dict[int | str, dict[str, Any]] = {403: _documented("Not an operator account")}
+TEXT_BODY: dict[int | str, dict[str, Any]] = {
+    415: _documented("The body is not text/plain or text/csv")
+}
 
 
 def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -76,11 +115,21 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    titles = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed"}
+    titles = {
+        400: "Bad request",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "Not found",
+        405: "Method not allowed",
+        413: "Payload too large",
+        415: "Unsupported media type",
+    }
+    title = titles.get(exc.status_code, "Error")
     response = problem(
         exc.status_code,
-        titles.get(exc.status_code, "Error").lower().replace(" ", "-"),
-        titles.get(exc.status_code, "Error"),
+        {400: "bad-request", 413: "too-large"}.get(exc.status_code)
+        or title.lower().replace(" ", "-"),
+        title,
         str(exc.detail),
     )
     if exc.headers:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
 from fastapi.responses import PlainTextResponse
 
-from clarion.api import models, uploads
+from clarion.api import models, problems, uploads
 from clarion.api.deps import DB, Account, Config, Operator
 from clarion.domain.recipients import describe_code, overall
 from clarion.imports import readers
@@ -20,7 +20,7 @@ from clarion.services import campaigns as service
 from clarion.services import imports
 from clarion.services.errors import InvalidInput
 
-router = APIRouter(prefix="/v1", tags=["v1"])
+router = APIRouter(prefix="/v1", tags=["v1"], responses=problems.RESPONSES)
 
 CampaignId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Campaign id")]
 
@@ -277,7 +277,9 @@ async def clear_recipients(campaign_id: CampaignId, account: Account, db: DB) ->
     return {"removed": removed}
 
 
-@router.post("/campaigns/{campaign_id}/start", response_model=models.Campaign)
+@router.post(
+    "/campaigns/{campaign_id}/start", response_model=models.Campaign, responses=problems.FUNDS
+)
 async def start(campaign_id: CampaignId, account: Account, db: DB, settings: Config) -> Any:
     """DRAFT -> RUNNING (or SCHEDULED with a future start_at, MODERATION when the
     account requires it). 409 from any other status."""
@@ -300,7 +302,9 @@ async def pause(campaign_id: CampaignId, account: Account, db: DB) -> Any:
     )
 
 
-@router.post("/campaigns/{campaign_id}/resume", response_model=models.Campaign)
+@router.post(
+    "/campaigns/{campaign_id}/resume", response_model=models.Campaign, responses=problems.FUNDS
+)
 async def resume(campaign_id: CampaignId, account: Account, db: DB) -> Any:
     """PAUSED -> RUNNING. 402 when paused for funds and the balance still does not
     cover the next message."""
@@ -309,7 +313,9 @@ async def resume(campaign_id: CampaignId, account: Account, db: DB) -> Any:
     )
 
 
-@router.post("/campaigns/{campaign_id}/renew", response_model=models.Campaign)
+@router.post(
+    "/campaigns/{campaign_id}/renew", response_model=models.Campaign, responses=problems.FUNDS
+)
 async def renew(campaign_id: CampaignId, account: Account, db: DB) -> Any:
     """Resume a campaign paused for lack of funds (BSG's renew): 409 unless it is
     PAUSED with reason funds, 402 while the balance does not cover its next message."""
@@ -374,7 +380,12 @@ async def events(campaign_id: CampaignId, account: Account, db: DB) -> Any:
     return [models.AuditEvent.model_validate(dict(r._mapping)) for r in rows]
 
 
-@router.get("/moderation/campaigns", response_model=list[models.Campaign], tags=["moderation"])
+@router.get(
+    "/moderation/campaigns",
+    response_model=list[models.Campaign],
+    tags=["moderation"],
+    responses=problems.OPERATOR,
+)
 async def moderation_queue(operator: Operator, db: DB) -> Any:
     """Operator accounts only: campaigns of every account held for moderation."""
     return [models.Campaign.of(r) for r in await service.moderation_queue(db)]
@@ -384,6 +395,7 @@ async def moderation_queue(operator: Operator, db: DB) -> Any:
     "/moderation/campaigns/{campaign_id}/approve",
     response_model=models.Campaign,
     tags=["moderation"],
+    responses=problems.OPERATOR,
 )
 async def approve(campaign_id: CampaignId, operator: Operator, db: DB) -> Any:
     """Operator accounts only: MODERATION -> QUEUED (starts at its time). 409 otherwise."""
@@ -394,6 +406,7 @@ async def approve(campaign_id: CampaignId, operator: Operator, db: DB) -> Any:
     "/moderation/campaigns/{campaign_id}/decline",
     response_model=models.Campaign,
     tags=["moderation"],
+    responses=problems.OPERATOR,
 )
 async def decline(campaign_id: CampaignId, operator: Operator, db: DB) -> Any:
     """Operator accounts only: MODERATION -> DECLINED (never sends). 409 otherwise."""
