@@ -89,21 +89,41 @@ def test_config_is_validated() -> None:
     assert info.value.field == "max_lines_per_agent"
 
 
+T0 = 1000.0  # by then every trained attempt is in the sample
+
+
 def trained(p: float = 0.3, attempts: int = 500) -> PredictivePacer:
-    """A pacer that has seen ``attempts`` outcomes at answer rate ``p``: live answers
-    after 3-18 s, the rest spread from 1 s to the 30 s timeout."""
-    pacer = PredictivePacer()
+    """A pacer that has seen ``attempts`` outcomes at answer rate ``p``, one a second:
+    live answers after 3-18 s, the rest spread from 1 s to the 30 s timeout."""
+    pacer = PredictivePacer(PacingConfig(call_timeout=30.0))
     lives = round(attempts * p)
     for i in range(attempts):
         live = i * lives // attempts != (i + 1) * lives // attempts
         ring = 3 + (i % 16) if live else 1 + (i % 30)
-        pacer.record_attempt(live=live, ring_seconds=float(ring))
+        pacer.record_attempt(float(i), live=live, ring_seconds=float(ring))
+    pacer.decide(T0, free_agents=0)  # completes the last placing cohorts
     return pacer
 
 
 def test_answer_rate_learns_from_a_pessimistic_prior() -> None:
     assert PredictivePacer().answer_rate() == 0.5
     assert trained(0.3).answer_rate() == pytest.approx(0.3, abs=0.01)
+
+
+def test_only_complete_placing_cohorts_are_counted() -> None:
+    """Busy signals come back before ring-outs: counting outcomes as they arrive would
+    make a new campaign's answer rate look wrong. Until the calls placed with them have
+    all resolved (call_timeout), early outcomes stay out of the sample."""
+    pacer = PredictivePacer(PacingConfig(call_timeout=30.0))
+    for _ in range(40):  # 40 quick busy signals 2 s after placing at t = 0
+        pacer.record_attempt(2.0, live=False, ring_seconds=2.0)
+    assert pacer.answer_rate() == 0.5  # the prior: nothing complete yet
+    for _ in range(10):  # the same cohort's answers and ring-outs
+        pacer.record_attempt(10.0, live=True, ring_seconds=10.0)
+    for _ in range(50):
+        pacer.record_attempt(30.0, live=False, ring_seconds=30.0)
+    pacer.decide(30.0, free_agents=0)
+    assert pacer.answer_rate() == pytest.approx((10 + 0.5 * 20) / (100 + 20))
 
 
 def test_old_ringing_calls_count_less() -> None:
@@ -115,32 +135,33 @@ def test_old_ringing_calls_count_less() -> None:
 
 def test_overdials_when_the_window_is_clean() -> None:
     pacer = trained(0.3)
-    decision = pacer.decide(100.0, free_agents=10, ringing=[])
+    decision = pacer.decide(T0, free_agents=10, ringing=[])
     assert decision.calls > 10  # more calls than free agents: predictive
     assert decision.expected_abandons <= PacingConfig().max_risk * PacingConfig().aim * (
         decision.expected_answers
     )
-    assert pacer.calls_to_place(100.0, free_agents=10) == decision.calls
+    assert pacer.calls_to_place(T0, free_agents=10) == decision.calls
 
 
 def test_only_zero_risk_calls_once_the_window_is_at_the_target() -> None:
     pacer = trained(0.3)
     for i in range(100):
-        pacer.record_live(float(i), abandoned=i < 3)  # 3 % abandoned in the window
-    assert pacer.abandon_rate(100.0) == pytest.approx(0.03)
+        pacer.record_live(T0 + i, abandoned=i < 3)  # 3 % abandoned in the window
+    now = T0 + 100
+    assert pacer.abandon_rate(now) == pytest.approx(0.03)
     assert pacer.config.stop_rate == pytest.approx(0.027)
-    assert pacer.calls_to_place(100.0, free_agents=10, ringing=[1.0, 2.0]) == 8
-    assert pacer.calls_to_place(100.0, free_agents=10, ringing=[1.0] * 12) == 0
+    assert pacer.calls_to_place(now, free_agents=10, ringing=[1.0, 2.0]) == 8
+    assert pacer.calls_to_place(now, free_agents=10, ringing=[1.0] * 12) == 0
     # The window rolls: an hour later those abandons no longer count.
-    assert pacer.window(3700.0) == (0, 0)
-    assert pacer.calls_to_place(3700.0, free_agents=10, ringing=[1.0, 2.0]) > 8
+    assert pacer.window(now + 3600) == (0, 0)
+    assert pacer.calls_to_place(now + 3600, free_agents=10, ringing=[1.0, 2.0]) > 8
 
 
 def test_nobody_able_means_no_calls() -> None:
     pacer = trained(0.3)
-    assert pacer.calls_to_place(0.0, free_agents=0, ringing=[]) == 0
-    assert pacer.calls_to_place(0.0, free_agents=2, waiting=2, ringing=[]) == 0
-    assert pacer.decide(0.0, free_agents=3, ringing=[], max_ringing=2).calls == 2
+    assert pacer.calls_to_place(T0, free_agents=0, ringing=[]) == 0
+    assert pacer.calls_to_place(T0, free_agents=2, waiting=2, ringing=[]) == 0
+    assert pacer.decide(T0, free_agents=3, ringing=[], max_ringing=2).calls == 2
 
 
 @given(
@@ -163,11 +184,11 @@ def test_decisions_respect_the_floor_and_the_caps(
 ) -> None:
     pacer = trained(0.3)
     for i in range(abandoned):
-        pacer.record_live(float(i), abandoned=True)
+        pacer.record_live(T0 + i, abandoned=True)
     for i in range(connected):
-        pacer.record_live(float(i), abandoned=False)
+        pacer.record_live(T0 + i, abandoned=False)
     decision = pacer.decide(
-        500.0,
+        T0 + 500,
         free_agents=free,
         agents_soon_free=soon,
         waiting=waiting,

@@ -50,6 +50,7 @@ this module never reads a clock.
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -86,6 +87,7 @@ class PacingConfig:
     gain: float = 3.0  # how hard the window's error moves the risk allowed now
     window_prior: int = 50  # pseudo live answers at the aim, smoothing a young window
     max_risk: float = 2.0  # the risk allowed now is at most this many times the aim
+    call_timeout: float | None = None  # s after which a call has surely resolved (None: learn)
 
     def __post_init__(self) -> None:
         checks = {
@@ -97,6 +99,7 @@ class PacingConfig:
             "prior_weight": self.prior_weight >= 0,
             "min_live_sample": self.min_live_sample >= 1,
             "max_lines_per_agent": self.max_lines_per_agent >= 1,
+            "call_timeout": self.call_timeout is None or self.call_timeout > 0,
         }
         for name, ok in checks.items():
             if not ok:
@@ -168,6 +171,10 @@ class PredictivePacer:
 
     def __init__(self, config: PacingConfig | None = None) -> None:
         self.config = config or PacingConfig()
+        # Resolved attempts wait here, by placing time, until every call placed with
+        # them must have resolved: only then do they join the sample (see _promote).
+        self._pending: list[tuple[float, float, bool]] = []  # heap of (placed, ring, live)
+        self._longest_ring = 0.0
         self._attempts: deque[tuple[float, bool]] = deque(maxlen=self.config.answer_sample)
         self._live_count = 0
         self._live_times: list[float] = []  # ring times of the sample's live answers, sorted
@@ -180,9 +187,28 @@ class PredictivePacer:
 
     # --- feedback ---------------------------------------------------------------
 
-    def record_attempt(self, *, live: bool, ring_seconds: float) -> None:
-        """An attempt resolved ``ring_seconds`` after it was placed; ``live`` when a
-        person answered (busy, no answer, voicemail and failures are not live)."""
+    def record_attempt(self, now: float, *, live: bool, ring_seconds: float) -> None:
+        """An attempt resolved at ``now``, ``ring_seconds`` after it was placed; ``live``
+        when a person answered (busy, no answer, voicemail and failures are not live)."""
+        self._longest_ring = max(self._longest_ring, ring_seconds)
+        heapq.heappush(self._pending, (now - ring_seconds, ring_seconds, live))
+        self._promote(now)
+
+    def _promote(self, now: float) -> None:
+        """Move into the sample the attempts of every placing cohort that is complete.
+
+        Counting attempts as they RESOLVE is biased whenever the dialling rate changes:
+        at the start of a campaign busy signals (1-4 s) come back long before the
+        ring-outs (30 s) of the same calls, and the answer rate would look far higher
+        or lower than it is. Calls placed more than ``call_timeout`` (or, without it,
+        the longest ring seen) ago have all resolved, so their share is unbiased.
+        """
+        horizon = self.config.call_timeout or self._longest_ring
+        while self._pending and self._pending[0][0] <= now - horizon:
+            _, ring_seconds, live = heapq.heappop(self._pending)
+            self._sample(ring_seconds, live)
+
+    def _sample(self, ring_seconds: float, live: bool) -> None:
         if len(self._attempts) == self._attempts.maxlen:
             old_seconds, old_live = self._attempts[0]
             times = self._live_times if old_live else self._other_times
@@ -213,12 +239,15 @@ class PredictivePacer:
 
         Bayes over the learnt ring-time curves: ``p S_live(age) / (p S_live(age) + (1 - p)
         S_other(age))`` where ``S`` is the share of resolved attempts that took longer
-        than ``age``. Until ``min_live_sample`` live answers are known: ``p``.
+        than ``age``. Until the sample is full (``answer_sample`` attempts, at least
+        ``min_live_sample`` of them live): ``p``. A young sample is censored, it holds
+        only the attempts that resolved quickly (busy, fast answers) and not yet the
+        slow ones (ring-outs), so it would call an old ringing call dead when it is not.
         """
         return self._chance(age, self.answer_rate())
 
     def _chance(self, age: float, p: float) -> float:
-        if self._live_count < self.config.min_live_sample:
+        if not self._ages_known():
             return p
         live, other = self._live_times, self._other_times
         s_live = 1 - bisect.bisect_right(live, age) / len(live)
@@ -226,10 +255,16 @@ class PredictivePacer:
         weight = p * s_live + (1 - p) * s_other
         return p * s_live / weight if weight > 0 else 0.0
 
+    def _ages_known(self) -> bool:
+        return (
+            len(self._attempts) == self.config.answer_sample
+            and self._live_count >= self.config.min_live_sample
+        )
+
     def _chances(self, ages: Sequence[float], p: float) -> list[float]:
         """:meth:`_chance` for many ages, read from a table at ``_STEP`` resolution that
         is rebuilt after every ``_REFRESH`` new attempts."""
-        if self._live_count < self.config.min_live_sample:
+        if not self._ages_known():
             return [p] * len(ages)
         if self._table is None or self._table_at + _REFRESH <= self._recorded:
             top = max(self._live_times[-1], self._other_times[-1] if self._other_times else 0.0)
@@ -277,6 +312,7 @@ class PredictivePacer:
         if min(free_agents, agents_soon_free, waiting) < 0:
             raise ValueError("agent and call counts cannot be negative")
         c = self.config
+        self._promote(now)
         p = self.answer_rate()
         able = max(0, free_agents + agents_soon_free - waiting)
         abandoned, live = self.window(now)

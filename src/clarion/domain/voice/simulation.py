@@ -42,7 +42,7 @@ import math
 import random
 from collections import Counter, OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum, StrEnum
 
@@ -295,7 +295,10 @@ class _Run:
         self.waiting: OrderedDict[int, None] = OrderedDict()  # live answers awaiting an agent
         self.ringing = 0
         self.ringing_ids: set[int] = set()
-        self.pacer = PredictivePacer(config.pacing)
+        pacing = config.pacing
+        if pacing.call_timeout is None:  # the engine knows the campaign's call_timeout
+            pacing = replace(pacing, call_timeout=config.callees.call_timeout)
+        self.pacer = PredictivePacer(pacing)
         self.attempts = 0
         self.live = 0
         self.connected = 0
@@ -388,7 +391,7 @@ class _Run:
         self.ringing -= 1
         self.ringing_ids.discard(call_id)
         live = call.outcome is CallOutcome.ANSWERED
-        self.pacer.record_attempt(live=live, ring_seconds=self.now - call.placed_at)
+        self.pacer.record_attempt(self.now, live=live, ring_seconds=self.now - call.placed_at)
         self.history[call.number].append(
             Attempt(self.moment(call.placed_at), call.outcome, self.moment(self.now))
         )
