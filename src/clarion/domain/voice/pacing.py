@@ -13,8 +13,10 @@ abandoned calls at 3 % of live answers (Ofcom: per campaign per 24 h; the FCC: p
 campaign per 30 days). Each decision (after every event, or on a short tick):
 
 1. ``p``, the chance that a NEW call is answered by a person, is the share of live
-   answers among the last ``answer_sample`` resolved attempts, starting from a
-   pessimistic prior (a high ``p`` means fewer calls).
+   answers among the last ``answer_sample`` attempts of COMPLETE placing cohorts (calls
+   placed more than ``call_timeout`` ago, all resolved: outcomes counted as they
+   arrive over-represent the fast ones, busy signals, while a campaign ramps up),
+   starting from a pessimistic prior (a high ``p`` means fewer calls).
 2. A call already ringing for ``a`` seconds is less likely to be answered than a new
    one (people answer within seconds; what rings on is mostly a no-answer). Its
    chance is Bayes over the learnt ring-time curves of live and other outcomes:
@@ -165,8 +167,9 @@ class PreviewPacer:
 class PredictivePacer:
     """The predictive controller. Feed it outcomes; ask it how many calls to place.
 
-    Its state is three rolling samples (resolved attempts with their ring times, and
-    live answers with their disposition); it never reads a clock and does no I/O.
+    Its state: resolved attempts waiting for their placing cohort to complete, the
+    sample of complete ones (ring time, live or not), and the rolling window of live
+    answers (connected or abandoned). It never reads a clock and does no I/O.
     """
 
     def __init__(self, config: PacingConfig | None = None) -> None:
