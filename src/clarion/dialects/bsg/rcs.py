@@ -117,7 +117,11 @@ class SendCampaign(_Send):
 
 
 class SendGroups(_Send):
-    groups: Annotated[list[int], Field(min_length=1, max_length=MAX_GROUPS)]
+    # ids the database can hold (BIGINT): a larger one is a 422, not a driver error
+    groups: Annotated[
+        list[Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]],
+        Field(min_length=1, max_length=MAX_GROUPS),
+    ]
     start_at: str | None = None
 
 
