@@ -87,6 +87,9 @@ def test_config_is_validated() -> None:
     with pytest.raises(PacingConfigError) as info:
         PacingConfig(max_lines_per_agent=0.5)
     assert info.value.field == "max_lines_per_agent"
+    with pytest.raises(PacingConfigError) as info:
+        PacingConfig(prior_weight=0)  # the answer rate would be 0/0 before any data
+    assert info.value.field == "prior_weight"
 
 
 T0 = 1000.0  # by then every trained attempt is in the sample

@@ -218,6 +218,7 @@ def test_recipient_zones_from_the_number() -> None:
     russia = recipient_time_zones("+79161234567", fallback=UTC)
     assert ZoneInfo("Europe/Moscow") in russia and ZoneInfo("Asia/Vladivostok") in russia
     assert recipient_time_zones("not a number", fallback=BERLIN) == (BERLIN,)
+    assert recipient_time_zones("+84551234567", fallback=HCM) == (HCM,)  # Etc/Unknown
 
 
 def test_quiet_hours_are_the_recipients_own() -> None:

@@ -98,7 +98,7 @@ class PacingConfig:
             "window_seconds": self.window_seconds > 0,
             "answer_sample": self.answer_sample >= 1,
             "prior_answer_rate": 0 < self.prior_answer_rate <= 1,
-            "prior_weight": self.prior_weight >= 0,
+            "prior_weight": self.prior_weight >= 1,
             "min_live_sample": self.min_live_sample >= 1,
             "max_lines_per_agent": self.max_lines_per_agent >= 1,
             "call_timeout": self.call_timeout is None or self.call_timeout > 0,
