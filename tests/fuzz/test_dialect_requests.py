@@ -364,3 +364,13 @@ def test_bsg_answers_bad_input_with_its_own_errors(h: Harness, call: dict[str, A
         assert "errors" in body, body
     if call["auth"] in ("wrong", "none") and call["route"][1] != "/api/auth/login":
         assert r.status_code == 401, (call, body)
+
+
+@pytest.mark.parametrize("group", [2**63, -(2**63) - 1, 2**64])
+def test_bsg_group_ids_beyond_bigint_are_invalid(h: Harness, group: int) -> None:
+    """Found by this fuzz on PostgreSQL: such an id reached the driver (a 500)."""
+    body = {"sender": "Clarion", "options": {"text": "Hi"}, "groups": [1, group]}
+    r = h.request("POST", "/api/campaigns/rcs/send-groups", json=body, headers={"x-api-key": h.key})
+    assert r.status_code == 422, r.text
+    assert r.json()["message"] == "The given data was invalid."
+    assert list(r.json()["errors"]) == ["groups1"]

@@ -131,3 +131,34 @@ if os.environ.get(PG_ENV):  # no PostgreSQL: nothing collected (rather than 59 s
     def test_v1_conforms_on_postgresql(case: Case, target: Harness) -> None:
         response = send(target, case)
         case.validate_response(response, checks=CHECKS)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/campaigns/1/recipients", {"contacts": [2**63]}),
+        ("/v1/campaigns/1/recipients", {"cards": [-(2**63) - 1]}),
+        ("/v1/campaigns/1/recipients/groups", {"groups": [2**64]}),
+        ("/v1/contact-cards", {"name": "Ann", "groups": [2**63]}),
+    ],
+)
+def test_ids_beyond_bigint_are_invalid(target: Harness, path: str, body: dict[str, Any]) -> None:
+    """Found by schemathesis on PostgreSQL: such ids reached the driver (a 500)."""
+    r = target.request("POST", path, json=body, headers=target.bearer)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["errors"][0]["location"].startswith("body.")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [("PUT", "/v1/prices", b"channel,country\r0"), ("POST", "/v1/stop-list/import", b"\r0")],
+)
+def test_unreadable_csv_is_invalid_input(
+    target: Harness, method: str, path: str, body: bytes
+) -> None:
+    """Found by schemathesis: a bare carriage return made the csv module raise (a 500)."""
+    headers = target.bearer | {"content-type": "text/csv"}
+    r = target.request(method, path, content=body, headers=headers)
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "body"
