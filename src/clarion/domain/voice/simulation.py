@@ -24,7 +24,7 @@ Model
   many calls to place; a live answer is connected to a free agent, or waits up to
   ``abandon_after`` seconds for one, and is then ABANDONED. The pacer is fed only
   what a real dialer sees: outcomes as they resolve, idle and wrap-up agents, the
-  observed mean wrap-up and time-to-answer (never the drawn durations themselves).
+  observed mean wrap-up (never the drawn durations themselves).
 
 Every number ends in exactly one final state: ``connected`` (a person talked to an
 agent), ``abandoned`` (a person answered and no agent came: final, since regulators
@@ -261,9 +261,6 @@ class _Event(IntEnum):
     PREVIEWED = 5  # a preview agent has read the record: dial
 
 
-_IDLE, _PREVIEW, _DIALLING, _TALK, _WRAP = range(5)
-
-
 @dataclass(slots=True)
 class _Call:
     number: int
@@ -286,15 +283,13 @@ class _Run:
         self.ready: list[tuple[tuple[int, datetime], int, int]] = [(first, i, i) for i in range(n)]
         heapq.heapify(self.ready)
         agents = config.agents.count
-        self.state = [_IDLE] * agents
         self.idle: list[int] = list(range(agents - 1, -1, -1))
         self.wrap_started = [0.0] * agents
         self.in_wrap: set[int] = set()
         self.previewing: dict[int, int] = {}  # agent -> number reserved
         self.calls: dict[int, _Call] = {}
         self.waiting: OrderedDict[int, None] = OrderedDict()  # live answers awaiting an agent
-        self.ringing = 0
-        self.ringing_ids: set[int] = set()
+        self.ringing_ids: set[int] = set()  # calls placed and not yet resolved
         pacing = config.pacing
         if pacing.call_timeout is None:  # the engine knows the campaign's call_timeout
             pacing = replace(pacing, call_timeout=config.callees.call_timeout)
@@ -309,8 +304,6 @@ class _Run:
         self.lives: list[tuple[float, bool]] = []
         self.wrap_sum = 0.0
         self.wrap_count = 0
-        self.ring_sum = 0.0
-        self.ring_count = 0
         self.max_ringing_seen = 0
 
     # --- plumbing ---------------------------------------------------------------
@@ -355,7 +348,6 @@ class _Run:
         if kind is _Event.RESOLVED:
             self.resolved(ref)
         elif kind is _Event.TALK_END:
-            self.state[ref] = _WRAP
             self.wrap_started[ref] = self.now
             self.in_wrap.add(ref)
             duration = self.c.agents.wrap.sample(self.rng)
@@ -383,12 +375,10 @@ class _Run:
             heapq.heappush(self.ready, (key, self.seq, ref))
         elif kind is _Event.PREVIEWED:
             number = self.previewing.pop(ref)
-            self.state[ref] = _DIALLING
             self.place(number, agent=ref)
 
     def resolved(self, call_id: int) -> None:
         call = self.calls[call_id]
-        self.ringing -= 1
         self.ringing_ids.discard(call_id)
         live = call.outcome is CallOutcome.ANSWERED
         self.pacer.record_attempt(self.now, live=live, ring_seconds=self.now - call.placed_at)
@@ -397,8 +387,6 @@ class _Run:
         )
         if live:
             self.live += 1
-            self.ring_sum += self.now - call.placed_at
-            self.ring_count += 1
             agent = call.agent
             if agent < 0 and self.idle:
                 agent = self.idle.pop()
@@ -423,7 +411,6 @@ class _Run:
         self.final[number] = CONNECTED
         self.lives.append((self.now, False))
         self.pacer.record_live(self.now, abandoned=False)
-        self.state[agent] = _TALK
         duration = self.c.agents.talk.sample(self.rng)
         self.talk += duration
         self.at(self.now + duration, _Event.TALK_END, agent)
@@ -434,7 +421,6 @@ class _Run:
             call = self.calls.pop(call_id)
             self.connect(agent, call.number)
             return
-        self.state[agent] = _IDLE
         self.idle.append(agent)
 
     def place(self, number: int, *, agent: int) -> None:
@@ -443,9 +429,8 @@ class _Run:
         call_id = self.seq
         self.calls[call_id] = _Call(number, outcome, self.now, agent)
         self.attempts += 1
-        self.ringing += 1
         self.ringing_ids.add(call_id)
-        self.max_ringing_seen = max(self.max_ringing_seen, self.ringing)
+        self.max_ringing_seen = max(self.max_ringing_seen, len(self.ringing_ids))
         self.at(self.now + ring, _Event.RESOLVED, call_id)
 
     # --- the dialer ---------------------------------------------------------------
@@ -457,7 +442,6 @@ class _Run:
             while self.idle and self.ready:
                 agent = self.idle.pop()
                 _, _, number = heapq.heappop(self.ready)
-                self.state[agent] = _PREVIEW
                 self.previewing[agent] = number
                 self.at(self.now + self.c.agents.preview.sample(self.rng), _Event.PREVIEWED, agent)
             return
