@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal, InvalidOperation
@@ -107,6 +108,25 @@ def _prepare(settings: Settings) -> None:
     except (db_module.SchemaOutdated, db_module.DatabaseURLError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+
+
+def _prepare_when_reachable(settings: Settings, *, max_wait: float = 10.0) -> None:
+    """``_prepare``, waiting (with backoff, logging each retry) while the database is
+    unreachable: a worker started during an outage starts when it is back."""
+    from sqlalchemy.exc import OperationalError
+
+    delay = 0.5
+    while True:
+        try:
+            _prepare(settings)
+            return
+        except OperationalError as exc:
+            message = str(exc).splitlines()[0][:200]
+            logging.getLogger("clarion.cli").warning(
+                "database unreachable at start (%s); retrying in %.1f s", message, delay
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, max_wait)
 
 
 def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
@@ -676,7 +696,7 @@ def worker(database: DatabaseOpt = None, verbose: bool = False) -> None:
 
     settings = _settings(database)
     _logging(verbose)
-    _prepare(settings)
+    _prepare_when_reachable(settings)
 
     async def main() -> None:
         db = db_module.Database(settings.database_url)

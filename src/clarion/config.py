@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     sim_rejected_rate: float = Field(
         0.0, description="Share of simulated submissions the carrier rejects outright."
     )
+    sim_ledger: str = Field(
+        "",
+        description="File (SQLite) where the simulated SMS carrier records every submission "
+        "it accepts, shared by all processes; makes its look-ups authoritative. Empty: kept "
+        "in memory.",
+    )
     rcs_channel: str = Field("sim_rcs", description="Channel used for new RCS campaigns.")
     sim_rcs_capable_share: float = Field(
         0.7, description="Share of numbers the simulated RCS carrier can reach (fixed per number)."
@@ -81,6 +87,12 @@ class Settings(BaseSettings):
     )
     sim_rcs_undelivered_rate: float = Field(
         0.03, description="Share of simulated RCS messages to capable numbers that end UNDELIVERED."
+    )
+    lease_seconds: float = Field(
+        15.0,
+        description="Seconds a worker's campaign lease lasts without renewal (a dead "
+        "worker's campaigns are taken over after this); keep well below "
+        "CLARION_CLAIM_TIMEOUT.",
     )
     webhook_timeout: float = Field(10.0, description="Seconds a webhook delivery may take.")
     webhook_retry_base: float = Field(

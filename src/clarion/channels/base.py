@@ -74,7 +74,9 @@ class Channel(Protocol):
         ...
 
     async def lookup(self, references: Sequence[str]) -> dict[str, SubmitResult]:
-        """What the carrier knows of these references (absent = never received)."""
+        """What the carrier knows of these references (absent = never received, for
+        certain only when the adapter sets ``authoritative_lookup = True``; otherwise
+        absent may just mean forgotten, and the message becomes UNKNOWN)."""
         ...
 
     async def close(self) -> None: ...

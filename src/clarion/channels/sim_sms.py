@@ -9,8 +9,17 @@ validity, DELIVERED otherwise.
 
 Every draw comes from a generator seeded with ``sim_seed`` and the submission's
 reference, so the fate of a given message attempt is reproducible across runs
-whatever the batching or timing. Its memory (for ``lookup``) does not survive a
-restart, like a carrier that has purged old ids.
+whatever the batching or timing. With both delays 0 the report is handed in during
+``submit`` itself (a synchronous carrier).
+
+Its memory (for ``lookup``) does not survive a restart, like a carrier that has purged
+old ids, unless ``sim_ledger`` names a file: then it is a carrier with a durable record
+shared by every process using the same file (an SQLite database). Every submission it
+accepts is written there before ``submit`` returns, so tests can count duplicates and
+misses exactly across workers that are killed at any moment (``submissions``), and
+``lookup`` is *authoritative*: a reference it does not find was never received, so
+the dispatcher may send that message again instead of marking it UNKNOWN. A reference
+it finds is ACCEPTED and its report is handed in again (the carrier still owes it).
 """
 
 from __future__ import annotations
@@ -18,7 +27,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import os
 import random
+import sqlite3
+import time
 from collections.abc import Sequence
 
 from clarion.channels.base import (
@@ -46,6 +58,7 @@ class SimulatedSms:
         dlr_max_delay: float = 3.0,
         undelivered_rate: float = 0.03,
         rejected_rate: float = 0.0,
+        ledger: str = "",
     ) -> None:
         if not 0 <= dlr_min_delay <= dlr_max_delay:
             raise ValueError("need 0 <= dlr_min_delay <= dlr_max_delay")
@@ -58,6 +71,8 @@ class SimulatedSms:
         self.rejected_rate = rejected_rate
         self.known: dict[str, SubmitResult] = {}
         self._pending: dict[int, asyncio.TimerHandle] = {}
+        self.ledger = SubmissionLedger(ledger) if ledger else None
+        self.authoritative_lookup = self.ledger is not None
         self._keys = itertools.count()
 
     def _rng(self, reference: str) -> random.Random:
@@ -81,8 +96,8 @@ class SimulatedSms:
     async def submit(self, batch: Sequence[Submission]) -> list[SubmitResult]:
         if self.submit_latency:
             await asyncio.sleep(self.submit_latency)
-        loop = asyncio.get_running_loop()
         results: list[SubmitResult] = []
+        accepted: list[tuple[Submission, DeliveryReport, float]] = []
         for sub in batch:
             outcome, status, delay = self.fate(sub)
             if outcome is not Outcome.ACCEPTED:
@@ -93,22 +108,90 @@ class SimulatedSms:
             self.known[sub.reference] = result
             results.append(result)
             error = "sim-undelivered" if status is MessageStatus.UNDELIVERED else None
-            report = DeliveryReport(status, ref, sub.message_id, error)
+            accepted.append((sub, DeliveryReport(status, ref, sub.message_id, error), delay))
+        if self.ledger is not None and accepted:
+            self.ledger.record([sub for sub, _report, _delay in accepted])
+        self._report([(report, delay) for _sub, report, delay in accepted])
+        return results
+
+    def _report(self, reports: Sequence[tuple[DeliveryReport, float]]) -> None:
+        now = [r for r, delay in reports if delay <= 0 and self.dlr_max_delay <= 0]
+        if now:
+            self.sink(now)  # a synchronous carrier: the report comes with the answer
+        loop = asyncio.get_running_loop() if len(now) < len(reports) else None
+        for report, delay in reports:
+            if loop is None or (delay <= 0 and self.dlr_max_delay <= 0):
+                continue
             key = next(self._keys)
             self._pending[key] = loop.call_later(delay, self._deliver, key, report)
-        return results
 
     def _deliver(self, key: int, report: DeliveryReport) -> None:
         self._pending.pop(key, None)
         self.sink([report])
 
     async def lookup(self, references: Sequence[str]) -> dict[str, SubmitResult]:
-        return {r: self.known[r] for r in references if r in self.known}
+        if self.ledger is None:
+            return {r: self.known[r] for r in references if r in self.known}
+        found: dict[str, SubmitResult] = {}
+        owed: list[tuple[DeliveryReport, float]] = []
+        for reference, message_id in self.ledger.find(references):
+            sub = Submission(message_id, reference, "", "", "", 1)
+            _outcome, status, delay = self.fate(sub)
+            ref = f"sim-{reference}"
+            found[reference] = SubmitResult(reference, Outcome.ACCEPTED, ref)
+            error = "sim-undelivered" if status is MessageStatus.UNDELIVERED else None
+            owed.append((DeliveryReport(status, ref, message_id, error), delay))
+        self._report(owed)
+        return found
 
     async def close(self) -> None:
         for handle in self._pending.values():
             handle.cancel()
         self._pending.clear()
+        if self.ledger is not None:
+            self.ledger.close()
+
+
+class SubmissionLedger:
+    """The simulated carrier's durable record: one row per accepted submission, in an
+    SQLite file shared by every process (WAL; each batch committed before ``submit``
+    returns, so it survives a SIGKILL of the process right after)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._db = sqlite3.connect(path, timeout=60, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS submissions (reference TEXT NOT NULL, "
+            "message_id INTEGER NOT NULL, phone TEXT NOT NULL, pid INTEGER NOT NULL, "
+            "at REAL NOT NULL)"
+        )
+        self._db.execute("CREATE INDEX IF NOT EXISTS submissions_ref ON submissions (reference)")
+
+    def record(self, batch: Sequence[Submission]) -> None:
+        pid, now = os.getpid(), time.time()
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "INSERT INTO submissions VALUES (?, ?, ?, ?, ?)",
+                [(s.reference, s.message_id, s.phone, pid, now) for s in batch],
+            )
+
+    def find(self, references: Sequence[str]) -> list[tuple[str, int]]:
+        found: list[tuple[str, int]] = []
+        for start in range(0, len(references), 500):
+            chunk = list(references[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            found += self._db.execute(
+                f"SELECT DISTINCT reference, message_id FROM submissions "  # noqa: S608
+                f"WHERE reference IN ({marks})",
+                chunk,
+            ).fetchall()
+        return found
+
+    def close(self) -> None:
+        self._db.close()
 
 
 @register("sim_sms")
@@ -121,4 +204,5 @@ def _build(settings: Settings, sink: ReportSink) -> SimulatedSms:
         dlr_max_delay=settings.sim_dlr_max_delay,
         undelivered_rate=settings.sim_undelivered_rate,
         rejected_rate=settings.sim_rejected_rate,
+        ledger=settings.sim_ledger,
     )

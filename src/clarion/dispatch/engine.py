@@ -30,6 +30,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import socket
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -60,6 +62,7 @@ from clarion.services import fallback, imports
 from clarion.store import accounts as account_store
 from clarion.store import campaigns as campaign_store
 from clarion.store import events as event_store
+from clarion.store import leases as lease_store
 from clarion.store import messages as message_store
 from clarion.store import stoplist
 from clarion.store import tasks as task_store
@@ -72,6 +75,7 @@ PENDING_SEND = (MessageStatus.NEW, MessageStatus.SENDING)
 PENDING_ANY = (MessageStatus.NEW, MessageStatus.SENDING, MessageStatus.ACCEPTED)
 THROTTLE_BACKOFF = 1.0
 SENDING_ONLY = frozenset({MessageStatus.SENDING.value})
+MAX_BACKOFF = 10.0  # seconds between passes while they keep failing (database down)
 SUBSCRIPTIONS_TTL = 2.0  # seconds between re-reads of who subscribes to which events
 REFUNDABLE = frozenset({MessageStatus.UNDELIVERED.value, MessageStatus.REJECTED.value})
 
@@ -113,6 +117,9 @@ class Dispatcher:
     _subscriptions: set[tuple[int, str]] = field(default_factory=set)
     _subscriptions_at: float = float("-inf")
     _account_of: dict[int, int] = field(default_factory=dict)
+    _leases: dict[int, datetime] = field(default_factory=dict)
+    _lease_view: set[int] = field(default_factory=set)
+    _leases_at: float = float("-inf")
 
     # --- channels ------------------------------------------------------------------
 
@@ -216,6 +223,7 @@ class Dispatcher:
             )
 
     async def close(self) -> None:
+        await self.release_leases()
         for run in self._imports.values():
             run.cancel()
         if self._imports:
@@ -272,15 +280,41 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         log.info("dispatcher started", extra={"action": "dispatcher_start"})
         sender = asyncio.create_task(self.webhooks().run(stop), name="webhooks")
+        failures = 0
+        failing_since = 0.0
         try:
             while not stop.is_set():
                 try:
                     busy, wait = await self.tick()
-                except Exception:
+                except Exception as exc:
                     # A failed pass must not kill the loop; everything it did is
                     # transactional, so the next pass starts from a consistent state.
-                    log.exception("dispatcher pass failed", extra={"action": "tick_failed"})
-                    busy, wait = False, self.settings.poll_interval
+                    # Repeated failures (the database is down) back off exponentially
+                    # up to MAX_BACKOFF, logging the first one in full and then one line
+                    # per retry.
+                    if failures == 0:
+                        failing_since = self.monotonic()
+                        log.exception("dispatcher pass failed", extra={"action": "tick_failed"})
+                    failures += 1
+                    wait = min(self.settings.poll_interval * 2**failures, MAX_BACKOFF)
+                    log.warning(
+                        "dispatcher pass failed %d time(s) in a row (%s: %s); retrying in %.1f s",
+                        failures,
+                        type(exc).__name__,
+                        str(exc).splitlines()[0][:200] if str(exc) else "",
+                        wait,
+                        extra={"action": "backoff"},
+                    )
+                    busy = False
+                else:
+                    if failures:
+                        log.warning(
+                            "dispatcher recovered after %d failed passes (%.1f s)",
+                            failures,
+                            self.monotonic() - failing_since,
+                            extra={"action": "recovered"},
+                        )
+                        failures = 0
                 if busy:
                     await asyncio.sleep(0)
                     continue
@@ -342,11 +376,78 @@ class Dispatcher:
             return self._running_rows
         async with self.db.read() as conn:
             rows = await campaign_store.sendable(conn)
-        self._running_rows, self._running_at = rows, mono
         live = {r.id for r in rows}
+        await self._balance_leases(live)
+        mine = [r for r in rows if r.id in self._leases]
+        self._running_rows, self._running_at = mine, mono
         for gone in set(self._campaigns) - live:
             del self._campaigns[gone]
-        return rows
+        return mine
+
+    # --- leases ----------------------------------------------------------------------
+
+    async def _balance_leases(self, live: set[int]) -> None:
+        """Hold a fair share of the sendable campaigns: renew ours every third of the
+        lease, take free or expired ones up to ``ceil(campaigns / live workers)``, give
+        back the rest (so a new worker gets work) and those no longer sendable."""
+        mono = self.monotonic()
+        ttl = self.settings.lease_seconds
+        due = mono - self._leases_at >= ttl / 3
+        if not due and live == self._lease_view:
+            return
+        now = self.clock()
+        until = now + timedelta(seconds=ttl)
+        async with self.db.begin() as conn:
+            await lease_store.heartbeat(
+                conn, worker_id=self.owner, host=socket.gethostname(), pid=os.getpid(), now=now
+            )
+            workers = max(
+                1, await lease_store.live_workers(conn, since=now - timedelta(seconds=ttl))
+            )
+            held = await lease_store.holders(conn, live, now=now)
+            share = -(-len(live) // workers)
+            ours = sorted(c for c in live if held.get(c) == self.owner)
+            keep, surplus = ours[:share], ours[share:]
+            free = sorted(c for c in live if c not in held)
+            wanted = keep + free[: max(share - len(keep), 0)]
+            taken: dict[int, datetime] = {}
+            for campaign_id in wanted:
+                if await lease_store.acquire(
+                    conn, campaign_id=campaign_id, owner=self.owner, now=now, until=until
+                ):
+                    taken[campaign_id] = until
+            gone = set(self._leases) - live
+            await lease_store.release(conn, campaign_ids=[*surplus, *gone], owner=self.owner)
+            if due:
+                await lease_store.prune_workers(conn, before=now - timedelta(seconds=10 * ttl))
+        lost = set(self._leases) - set(taken) - gone - set(surplus)
+        if lost:
+            log.warning(
+                "lost the lease of campaigns %s to another worker",
+                sorted(lost),
+                extra={"action": "lease_lost"},
+            )
+        self._leases = taken
+        self._lease_view = set(live)
+        self._leases_at = mono
+
+    def _holds(self, campaign_id: int) -> bool:
+        """Whether our lease on the campaign is still good for a submission: the
+        reconciliation of another worker never looks at a claim younger than
+        ``claim_timeout``, which exceeds the lease (see docs/architecture.md)."""
+        until = self._leases.get(campaign_id)
+        return until is not None and self.clock() < until
+
+    async def release_leases(self) -> None:
+        """Give back every lease and leave the registry (a clean shutdown)."""
+        if not self._leases and self._leases_at == float("-inf"):
+            return
+        try:
+            async with self.db.begin() as conn:
+                await lease_store.forget_worker(conn, self.owner)
+        except Exception:
+            log.warning("could not release leases", exc_info=True, extra={"action": "lease"})
+        self._leases = {}
 
     def _state(self, campaign: Row[Any]) -> _CampaignState:
         key = (campaign.rate_limit, campaign.rate_period)
@@ -383,6 +484,16 @@ class Dispatcher:
             for m in claimed
         ]
         channel = self.channel(campaign.channel_name)
+        if not self._holds(campaign.id):
+            # Our lease ran out between claim and submit (a stall): another worker may
+            # own the campaign now. Submitting could race its reconciliation, so the
+            # batch stays SENDING and is reconciled like a crash.
+            log.warning(
+                "lease expired before submit; %d messages left for reconciliation",
+                len(submissions),
+                extra={"action": "lease_expired", "campaign_id": campaign.id},
+            )
+            return result
         try:
             outcomes = await channel.submit(submissions)
         except Exception:
@@ -409,6 +520,11 @@ class Dispatcher:
                 if await campaign_store.status(conn, campaign.parent_id) != CampaignStatus.RUNNING:
                     return []
             await campaign_store.lock(conn, campaign.id)
+            if not await lease_store.holds(
+                conn, campaign_id=campaign.id, owner=self.owner, now=now
+            ):
+                self._leases.pop(campaign.id, None)
+                return []
             due = await message_store.due_new(conn, campaign_id=campaign.id, limit=limit)
             if not due:
                 return []
@@ -812,11 +928,25 @@ class Dispatcher:
             ]
             found_ids = {o.id for o in found}
             lost = [mid for mid in refs.values() if mid not in found_ids]
+            # A carrier whose record is authoritative never got these: they go back to
+            # NEW (refunded) and are sent again. Otherwise they may have gone out and
+            # become UNKNOWN: never resent blindly.
+            certain = bool(name) and getattr(self.channel(name), "authoritative_lookup", False)
             async with self.db.begin() as conn:
+                for campaign_id in sorted({r.campaign_id for r in rows}):
+                    await campaign_store.lock(conn, campaign_id)  # the lock order
                 moved = await message_store.transition_rows(
                     conn, rows=found, transition=MESSAGE_TRANSITIONS["accept"], now=now
                 )
-                if lost:
+                if lost and certain:
+                    requeued = await message_store.transition(
+                        conn, ids=lost, transition=MESSAGE_TRANSITIONS["requeue"], now=now
+                    )
+                    for campaign_id, group in _by_campaign(requeued).items():
+                        row = await campaign_store.get(conn, campaign_id)
+                        if row is not None:
+                            await self._refund(conn, row, group, now)
+                elif lost:
                     moved += await message_store.transition(
                         conn,
                         ids=lost,
@@ -826,10 +956,11 @@ class Dispatcher:
                     )
                 await self._changed_events(conn, moved, now)
             log.warning(
-                "reconciled %d stale messages: %d accepted, %d unknown",
+                "reconciled %d stale messages: %d accepted, %d %s",
                 len(refs),
                 len(found),
                 len(lost),
+                "never received, sent again" if certain else "unknown",
                 extra={"action": "reconcile"},
             )
         return True
@@ -910,6 +1041,15 @@ class Dispatcher:
         for cid in campaign_ids:
             total += await campaign_store.pending_messages(conn, cid, PENDING_ANY)
         return total
+
+
+def _by_campaign(
+    changed: Sequence[message_store.Changed],
+) -> dict[int, list[message_store.Changed]]:
+    groups: dict[int, list[message_store.Changed]] = defaultdict(list)
+    for c in changed:
+        groups[c.campaign_id].append(c)
+    return groups
 
 
 def build_dispatcher(settings: Settings, db: Database) -> Dispatcher:

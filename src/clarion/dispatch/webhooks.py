@@ -151,16 +151,24 @@ class WebhookSender:
         return response.status_code, f"HTTP {response.status_code}"
 
     async def run(self, stop: asyncio.Event) -> None:
+        failures = 0
         while not stop.is_set():
+            pause = self.settings.webhook_poll_interval
             try:
                 sent = await self.pump()
-            except Exception:
-                log.exception("webhook round failed", extra={"action": "webhook_round_failed"})
+                failures = 0
+            except Exception as exc:  # the database is down: back off, say it once
+                if failures == 0:
+                    log.exception("webhook round failed", extra={"action": "webhook_round_failed"})
+                else:
+                    log.warning("webhook round failed again: %s", type(exc).__name__)
+                failures += 1
                 sent = 0
+                pause = min(pause * 2**failures, MAX_DELAY / 360)
             if sent:
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.settings.webhook_poll_interval)
+                await asyncio.wait_for(stop.wait(), timeout=pause)
 
     async def close(self) -> None:
         if self._client is not None and self._owns_client:

@@ -389,3 +389,30 @@ mo_messages = Table(
     Column("received_at", UtcDateTime, nullable=False),
     Index(None, "account_id", "id"),
 )
+
+# Distributed dispatch (docs/architecture.md, "Scale-out"): every dispatcher process
+# registers and heartbeats here; a RUNNING campaign is sent by the one worker holding
+# its lease, so its pacing holds across workers. A lease whose ``until`` has passed
+# (its worker died) is taken over by another worker.
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("host", String(255), nullable=False, server_default=""),
+    Column("pid", Integer, nullable=False, server_default="0"),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("heartbeat_at", UtcDateTime, nullable=False),
+)
+
+campaign_leases = Table(
+    "campaign_leases",
+    metadata,
+    Column(
+        "campaign_id",
+        ForeignKey("campaigns.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("owner", String(64), nullable=False),
+    Column("until", UtcDateTime, nullable=False),
+    Index(None, "owner"),
+)
