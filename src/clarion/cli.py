@@ -94,11 +94,22 @@ def _settings(database: str | None, **overrides: Any) -> Settings:
     return settings.model_copy(update=overrides) if overrides else settings
 
 
-def _logging(verbose: bool = False) -> None:
+def _logging(verbose: bool = False, log_format: str = "text") -> None:
+    """Configure the root logger: rich text, or one JSON object per line
+    (``CLARION_LOG_FORMAT=json``, see clarion.logs) on stderr."""
+    handler: logging.Handler
+    if log_format == "json":
+        from clarion.logs import JsonFormatter
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler = RichHandler(console=err, show_path=False, rich_tracebacks=True)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",
-        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=True)],
+        handlers=[handler],
+        force=True,
     )
 
 
@@ -668,6 +679,7 @@ def serve(
     """Run the API, dashboard and (unless --no-dispatcher) the dispatcher."""
     import uvicorn
 
+    from clarion.api import server
     from clarion.api.app import create_app
 
     overrides: dict[str, Any] = {}
@@ -676,7 +688,7 @@ def serve(
     if port:
         overrides["port"] = port
     settings = _settings(database, **overrides)
-    _logging(verbose)
+    _logging(verbose, settings.log_format)
     _prepare(settings)
     url = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold]Clarion[/bold] listening on {url}  (API docs: {url}/docs)")
@@ -686,7 +698,9 @@ def serve(
         console.print(f"demo account {account_id}, API key: [bold]{key}[/bold]")
         console.print(f"try: curl -H 'Authorization: Bearer {key}' {url}/v1/account")
     application = create_app(settings, run_dispatcher=not no_dispatcher)
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+    # connection limits and the slowloris guard: clarion.api.server, docs/operations.md
+    uvicorn_logs = {"log_config": None} if settings.log_format == "json" else {}
+    uvicorn.Server(server.config(application, settings, **uvicorn_logs)).run()
 
 
 @app.command()
@@ -695,7 +709,7 @@ def worker(database: DatabaseOpt = None, verbose: bool = False) -> None:
     from clarion.dispatch.engine import build_dispatcher
 
     settings = _settings(database)
-    _logging(verbose)
+    _logging(verbose, settings.log_format)
     _prepare_when_reachable(settings)
 
     async def main() -> None:
@@ -711,6 +725,49 @@ def worker(database: DatabaseOpt = None, verbose: bool = False) -> None:
 
     console.print(f"worker on {settings.database_url}; Ctrl-C to stop")
     asyncio.run(main())
+
+
+@app.command()
+def status(
+    database: DatabaseOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Campaigns and messages by status, queue depth, background tasks and leases."""
+    from clarion.clock import utcnow
+    from clarion.store import metrics as store_metrics
+
+    settings = _settings(database)
+    _prepare(settings)
+
+    async def work(db: Database) -> Any:
+        async with db.read() as conn:
+            return await store_metrics.snapshot(conn, now=utcnow())
+
+    snap = _run(settings, work)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "campaigns": snap.campaigns,
+                    "messages": snap.messages,
+                    "queue_depth": snap.queue_depth,
+                    "tasks": snap.tasks,
+                    "leased_tasks": snap.leased_tasks,
+                    "workers": None,
+                }
+            )
+        )
+        return
+    console.print(f"database: {settings.database_url}")
+    console.print(f"queue depth: {snap.queue_depth} NEW messages of RUNNING campaigns")
+    for title, counts in (("campaigns", snap.campaigns), ("messages", snap.messages)):
+        table = Table("status", title, title=f"{title} by status")
+        for name, count in sorted(counts.items()):
+            table.add_row(name, str(count))
+        console.print(table)
+    tasks = ", ".join(f"{k} {v}" for k, v in sorted(snap.tasks.items())) or "none"
+    console.print(f"background tasks: {tasks}; leased now: {snap.leased_tasks}")
+    console.print("workers / campaign leases: n/a until distributed dispatch lands")
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ reads the environment anywhere else; ``create_app(settings)`` and
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -130,4 +131,28 @@ class Settings(BaseSettings):
         "",
         description="Path of the SMPP connections file (TOML or JSON) used by the `smpp` "
         "channel; see docs/channels/smpp.md.",
+    )
+    metrics_enabled: bool = Field(
+        True,
+        description="Serve Prometheus metrics at /metrics (unauthenticated) and time every "
+        "request; see docs/operations.md.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as readable text, or one JSON object per line."
+    )
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024,
+        description="Largest /v1 request body (JSON, CSV), bytes; larger is a 413 problem.",
+    )
+    max_connections: int = Field(
+        1000,
+        description="Connections and requests `clarion serve` handles at once; beyond, 503.",
+    )
+    keep_alive_timeout: int = Field(
+        5, description="Seconds an idle keep-alive connection of `clarion serve` stays open."
+    )
+    header_timeout: float = Field(
+        10.0,
+        description="Seconds a client of `clarion serve` has to send a complete request head "
+        "(slowloris guard); the connection is closed after.",
     )

@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from clarion import __version__, web
-from clarion.api import addressbook, links, prices, problems, v1, webhooks
+from clarion.api import addressbook, limits, links, prices, problems, v1, webhooks
+from clarion.api import metrics as api_metrics
 from clarion.config import Settings
 from clarion.dialects import bsg, mobizon
 from clarion.dispatch.engine import Dispatcher, build_dispatcher
@@ -53,6 +54,14 @@ def create_app(
     app.state.settings = settings
     app.state.db = database
     problems.install(app)
+    app.add_middleware(
+        limits.BodyLimit,
+        rules=limits.rules(
+            max_body_bytes=settings.max_body_bytes, max_import_bytes=settings.max_import_bytes
+        ),
+    )
+    if settings.metrics_enabled:
+        api_metrics.install(app)  # GET /metrics and request timing
     app.include_router(v1.router)
     app.include_router(addressbook.router)
     app.include_router(prices.router)

@@ -1,0 +1,50 @@
+"""Read-only queries behind ``/metrics`` and ``clarion status``: totals over every
+account, from the counters table (kept exact in the same transactions as the rows)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from clarion.store.schema import campaign_counters, campaigns, tasks
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    messages: dict[str, int]  # message status -> messages, every campaign
+    campaigns: dict[str, int]  # campaign status -> campaigns
+    queue_depth: int  # NEW messages of RUNNING campaigns
+    tasks: dict[str, int]  # background task status -> tasks
+    leased_tasks: int  # tasks whose lease has not expired
+
+
+async def snapshot(conn: AsyncConnection, *, now: datetime) -> Snapshot:
+    messages = await conn.execute(
+        select(campaign_counters.c.status, func.sum(campaign_counters.c.messages)).group_by(
+            campaign_counters.c.status
+        )
+    )
+    by_campaign = await conn.execute(
+        select(campaigns.c.status, func.count()).group_by(campaigns.c.status)
+    )
+    queued = await conn.scalar(
+        select(func.coalesce(func.sum(campaign_counters.c.messages), 0))
+        .select_from(
+            campaign_counters.join(campaigns, campaigns.c.id == campaign_counters.c.campaign_id)
+        )
+        .where(campaign_counters.c.status == "NEW", campaigns.c.status == "RUNNING")
+    )
+    by_task = await conn.execute(select(tasks.c.status, func.count()).group_by(tasks.c.status))
+    leased = await conn.scalar(
+        select(func.count()).select_from(tasks).where(tasks.c.lease_until > now)
+    )
+    return Snapshot(
+        messages={status: int(n or 0) for status, n in messages},
+        campaigns={status: int(n) for status, n in by_campaign},
+        queue_depth=int(queued or 0),
+        tasks={status: int(n) for status, n in by_task},
+        leased_tasks=int(leased or 0),
+    )
