@@ -33,6 +33,7 @@ import multiprocessing
 import os
 import socket
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -409,9 +410,20 @@ class Dispatcher:
             ours = sorted(c for c in live if held.get(c) == self.owner)
             keep, surplus = ours[:share], ours[share:]
             free = sorted(c for c in live if c not in held)
-            wanted = keep + free[: max(share - len(keep), 0)]
+            # Workers looking at the same free campaigns start at different places, and
+            # one that loses a race for a campaign tries the next.
+            if free:
+                offset = zlib.crc32(self.owner.encode()) % len(free)
+                free = free[offset:] + free[:offset]
             taken: dict[int, datetime] = {}
-            for campaign_id in wanted:
+            for campaign_id in keep:
+                if await lease_store.acquire(
+                    conn, campaign_id=campaign_id, owner=self.owner, now=now, until=until
+                ):
+                    taken[campaign_id] = until
+            for campaign_id in free:
+                if len(taken) >= share:
+                    break
                 if await lease_store.acquire(
                     conn, campaign_id=campaign_id, owner=self.owner, now=now, until=until
                 ):
