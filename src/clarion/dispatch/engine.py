@@ -398,6 +398,7 @@ class Dispatcher:
             return
         now = self.clock()
         until = now + timedelta(seconds=ttl)
+        gone = set(self._leases) - live
         async with self.db.begin() as conn:
             await lease_store.heartbeat(
                 conn, worker_id=self.owner, host=socket.gethostname(), pid=os.getpid(), now=now
@@ -409,29 +410,25 @@ class Dispatcher:
             share = -(-len(live) // workers)
             ours = sorted(c for c in live if held.get(c) == self.owner)
             keep, surplus = ours[:share], ours[share:]
-            free = sorted(c for c in live if c not in held)
-            # Workers looking at the same free campaigns start at different places, and
-            # one that loses a race for a campaign tries the next.
-            if free:
-                offset = zlib.crc32(self.owner.encode()) % len(free)
-                free = free[offset:] + free[:offset]
-            taken: dict[int, datetime] = {}
-            for campaign_id in keep:
-                if await lease_store.acquire(
-                    conn, campaign_id=campaign_id, owner=self.owner, now=now, until=until
-                ):
-                    taken[campaign_id] = until
-            for campaign_id in free:
-                if len(taken) >= share:
-                    break
-                if await lease_store.acquire(
-                    conn, campaign_id=campaign_id, owner=self.owner, now=now, until=until
-                ):
-                    taken[campaign_id] = until
-            gone = set(self._leases) - live
             await lease_store.release(conn, campaign_ids=[*surplus, *gone], owner=self.owner)
             if due:
                 await lease_store.prune_workers(conn, before=now - timedelta(seconds=10 * ttl))
+        free = sorted(c for c in live if c not in held)
+        # Workers looking at the same free campaigns start at different places, and one
+        # that loses a race for a campaign tries the next. Each lease is taken in its own
+        # short transaction, so workers taking several never wait on each other.
+        if free:
+            offset = zlib.crc32(self.owner.encode()) % len(free)
+            free = free[offset:] + free[:offset]
+        taken: dict[int, datetime] = {}
+        for campaign_id in [*keep, *free]:
+            if len(taken) >= share:
+                break
+            async with self.db.begin() as conn:
+                if await lease_store.acquire(
+                    conn, campaign_id=campaign_id, owner=self.owner, now=now, until=until
+                ):
+                    taken[campaign_id] = until
         lost = set(self._leases) - set(taken) - gone - set(surplus)
         if lost:
             log.warning(
