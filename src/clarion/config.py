@@ -95,6 +95,11 @@ class Settings(BaseSettings):
         "worker's campaigns are taken over after this); keep well below "
         "CLARION_CLAIM_TIMEOUT.",
     )
+    mo_stop_keywords: list[str] = Field(
+        default_factory=list,
+        description="More opt-out keywords (JSON list) besides STOP, UNSUBSCRIBE, СТОП, "
+        "STOPALL, CANCEL, END, QUIT: an inbound SMS that is one of them stop-lists its sender.",
+    )
     webhook_timeout: float = Field(10.0, description="Seconds a webhook delivery may take.")
     webhook_retry_base: float = Field(
         10.0,

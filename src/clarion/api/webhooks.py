@@ -1,6 +1,6 @@
 """``/v1/webhooks``: the caller's event webhook endpoints, their delivery log and
-replay; ``PATCH /v1/account`` sets the ``balance.low`` threshold. See
-docs/webhooks.md."""
+replay; ``PATCH /v1/account`` sets the ``balance.low`` threshold; ``GET /v1/inbound``
+lists the inbound (MO) messages the events announce. See docs/webhooks.md."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from clarion.api import problems
 from clarion.api.deps import DB, Account, Config
-from clarion.services import accounts
+from clarion.services import accounts, inbound
 from clarion.services import webhooks as service
 from clarion.services.errors import InvalidInput
 
@@ -190,3 +190,37 @@ async def patch_account(body: AccountPatch, account: Account, db: DB) -> Any:
         "currency": row.currency,
         "low_balance": None if row.low_balance is None else str(row.low_balance),
     }
+
+
+class InboundOut(BaseModel):
+    id: int
+    phone: str
+    to: str
+    text: str
+    connection: str
+    action: str = Field(description='"stop" when the text opted the number out')
+    received_at: datetime
+
+
+class InboundPage(BaseModel):
+    items: list[InboundOut]
+    total: int
+    limit: int
+    offset: int
+
+
+@router.get("/inbound", response_model=InboundPage, tags=["inbound"])
+async def inbound_messages(
+    account: Account,
+    db: DB,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Any:
+    """Inbound SMS from numbers this account wrote to, newest first."""
+    rows, total = await inbound.page(db, account_id=account.id, limit=limit, offset=offset)
+    return InboundPage(
+        items=[InboundOut.model_validate(dict(r._mapping)) for r in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )

@@ -59,7 +59,7 @@ from clarion.domain.lifecycle import (
     report_transition,
 )
 from clarion.services import campaigns as campaign_service
-from clarion.services import fallback, imports
+from clarion.services import fallback, imports, inbound
 from clarion.store import accounts as account_store
 from clarion.store import campaigns as campaign_store
 from clarion.store import events as event_store
@@ -119,6 +119,7 @@ class Dispatcher:
     _subscriptions_at: float = float("-inf")
     _account_of: dict[int, int] = field(default_factory=dict)
     _leases: dict[int, datetime] = field(default_factory=dict)
+    _inbox: list[inbound.Inbound] = field(default_factory=list)
     _lease_view: set[int] = field(default_factory=set)
     _leases_at: float = float("-inf")
 
@@ -146,8 +147,34 @@ class Dispatcher:
         found = self.channels.get(name)
         if found is None:
             found = channels.build(name, self.settings, self.report_sink)
+            if hasattr(found, "on_mo"):  # a channel that receives MO messages (SMPP)
+                found.on_mo = self.mo_sink
             self.channels[name] = found
         return found
+
+    def mo_sink(self, message: Any) -> None:
+        """MO messages from a channel's binds (duck-typed: source, destination, text,
+        connection); stored and acted on in the next pass (services/inbound.py)."""
+        self._inbox.append(
+            inbound.Inbound(message.source, message.destination, message.text, message.connection)
+        )
+        self._wakeup.set()
+
+    async def receive_mo(self) -> int:
+        if not self._inbox:
+            return 0
+        batch, self._inbox = self._inbox, []
+        try:
+            await inbound.receive(
+                self.db,
+                batch,
+                extra_keywords=self.settings.mo_stop_keywords,
+                now=self.clock(),
+            )
+        except Exception:
+            self._inbox = batch + self._inbox  # kept for the next pass
+            raise
+        return len(batch)
 
     def webhooks(self) -> WebhookSender:
         if self._sender is None:
@@ -364,6 +391,8 @@ class Dispatcher:
                 wait = min(wait, max(state.pacer.next_at - now_mono, 0.0))
             await self.apply_reports()
         if await self.apply_reports():
+            busy = True
+        if await self.receive_mo():
             busy = True
         if not busy:
             self._running_rows = None  # idle: look for newly started campaigns next pass
