@@ -95,6 +95,11 @@ class Settings(BaseSettings):
         "worker's campaigns are taken over after this); keep well below "
         "CLARION_CLAIM_TIMEOUT.",
     )
+    routes_config: str = Field(
+        "",
+        description="Path of the routes file (TOML or JSON) of the `routed` channel: per "
+        "account / country / prefix to SMPP connections or channels, with failover.",
+    )
     mo_stop_keywords: list[str] = Field(
         default_factory=list,
         description="More opt-out keywords (JSON list) besides STOP, UNSUBSCRIBE, СТОП, "

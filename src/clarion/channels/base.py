@@ -45,6 +45,8 @@ class Submission:
     # Rich content for channels that carry more than text (RCS: BSG's ``options``
     # object, validated by domain/rcs.py); None for plain SMS.
     content: Mapping[str, Any] | None = None
+    # The account the message belongs to (routing per account).
+    account_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,4 +118,4 @@ def build(name: str, settings: Settings, sink: ReportSink) -> Channel:
 def _load_builtin() -> None:
     # Adapters register themselves on import.
     import clarion.channels.smpp  # noqa: F401
-    from clarion.channels import fake, sim_rcs, sim_sms  # noqa: F401
+    from clarion.channels import fake, router, sim_rcs, sim_sms  # noqa: F401

@@ -152,6 +152,18 @@ class Dispatcher:
             self.channels[name] = found
         return found
 
+    def _open_inbound_channels(self) -> None:
+        """Bind the channels that receive (MO messages, late receipts) at start, not
+        only when a campaign first sends through them."""
+        for name in ("routed" if self.settings.routes_config else "", "smpp"):
+            if name == "smpp" and not self.settings.smpp_config:
+                continue
+            if name:
+                try:
+                    self.channel(name)
+                except Exception:
+                    log.exception("cannot open channel %s", name, extra={"action": "channel"})
+
     def mo_sink(self, message: Any) -> None:
         """MO messages from a channel's binds (duck-typed: source, destination, text,
         connection); stored and acted on in the next pass (services/inbound.py)."""
@@ -308,6 +320,7 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         log.info("dispatcher started", extra={"action": "dispatcher_start"})
         sender = asyncio.create_task(self.webhooks().run(stop), name="webhooks")
+        self._open_inbound_channels()
         failures = 0
         failing_since = 0.0
         try:
@@ -518,6 +531,7 @@ class Dispatcher:
                 validity_minutes=campaign.validity_minutes,
                 mclass=campaign.mclass,
                 content=content,
+                account_id=campaign.account_id,
             )
             for m in claimed
         ]
@@ -846,7 +860,7 @@ class Dispatcher:
                         extra={"action": "report_unknown"},
                     )
                     continue
-                groups[r.status].append(message_store.Outcome(mid, None, r.error))
+                groups[r.status].append(message_store.Outcome(mid, r.channel_ref, r.error))
             applied = 0
             failed: list[message_store.Changed] = []
             refundable: list[message_store.Changed] = []
