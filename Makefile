@@ -43,7 +43,7 @@ check: lint chromium
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/python bench/dispatch.py
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
