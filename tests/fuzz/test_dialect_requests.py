@@ -129,6 +129,10 @@ def php_pairs(params: dict[str, Any]) -> list[tuple[str, str]]:
     return pairs
 
 
+def _no_dot_segment(text: str) -> bool:
+    return all(segment not in (".", "..") for segment in text.split("/"))
+
+
 @st.composite
 def mobizon_calls(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.integers(0, 9)) < 8:
@@ -137,8 +141,11 @@ def mobizon_calls(draw: st.DrawFn) -> dict[str, Any]:
     else:
         # (no line breaks: Starlette's ``{rest:path}`` does not match a "%0A" in the
         # path, so such a path is the app's generic 404, not the dialect's)
-        module = draw(st.text("abcdefgxyz/.%", min_size=1, max_size=10))
-        method = draw(st.text(st.characters(blacklist_characters="\r\n"), max_size=20))
+        # (nor "." / ".." segments: the client would resolve them out of /service/)
+        module = draw(st.text("abcdefgxyz/.%", min_size=1, max_size=10).filter(_no_dot_segment))
+        method = draw(
+            st.text(st.characters(blacklist_characters="\r\n"), max_size=20).filter(_no_dot_segment)
+        )
     return {
         "module": module,
         "method": method,
