@@ -23,10 +23,6 @@ ACCEPTED already means it.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import itertools
-import random
 from collections.abc import Sequence
 
 from clarion.channels.base import (
@@ -37,6 +33,7 @@ from clarion.channels.base import (
     SubmitResult,
     register,
 )
+from clarion.channels.simulated import DelayedReports, seeded
 from clarion.config import Settings
 from clarion.domain.lifecycle import MessageStatus
 
@@ -74,12 +71,10 @@ class SimulatedRcs:
         self.dlr_min_delay = dlr_min_delay
         self.dlr_max_delay = dlr_max_delay
         self.known: dict[str, SubmitResult] = {}
-        self._pending: dict[int, asyncio.TimerHandle] = {}
-        self._keys = itertools.count()
+        self.reports = DelayedReports(sink)
 
     def _draw(self, key: str) -> float:
-        digest = hashlib.blake2b(f"{self.seed}:{key}".encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "big") / 2**64
+        return seeded(self.seed, key).random()
 
     def capable(self, phone: str) -> bool:
         """Whether ``phone`` can receive RCS: fixed per number and seed."""
@@ -89,8 +84,7 @@ class SimulatedRcs:
         """(submit outcome, final report, report delay) for one submission."""
         if not self.capable(sub.phone):
             return Outcome.PERMANENT, MessageStatus.REJECTED, 0.0
-        digest = hashlib.blake2b(f"{self.seed}:{sub.reference}".encode(), digest_size=8).digest()
-        rng = random.Random(int.from_bytes(digest, "big"))
+        rng = seeded(self.seed, sub.reference)
         delay = rng.uniform(self.dlr_min_delay, self.dlr_max_delay)
         if rng.random() < self.undelivered_rate:
             status = MessageStatus.UNDELIVERED
@@ -103,7 +97,6 @@ class SimulatedRcs:
         return Outcome.ACCEPTED, status, delay
 
     async def submit(self, batch: Sequence[Submission]) -> list[SubmitResult]:
-        loop = asyncio.get_running_loop()
         results: list[SubmitResult] = []
         for sub in batch:
             outcome, status, delay = self.fate(sub)
@@ -116,21 +109,14 @@ class SimulatedRcs:
             results.append(result)
             error = "rcs-undelivered" if status is MessageStatus.UNDELIVERED else None
             report = DeliveryReport(status, ref, sub.message_id, error)
-            key = next(self._keys)
-            self._pending[key] = loop.call_later(delay, self._deliver, key, report)
+            self.reports.later(delay, report)
         return results
-
-    def _deliver(self, key: int, report: DeliveryReport) -> None:
-        self._pending.pop(key, None)
-        self.sink([report])
 
     async def lookup(self, references: Sequence[str]) -> dict[str, SubmitResult]:
         return {r: self.known[r] for r in references if r in self.known}
 
     async def close(self) -> None:
-        for handle in self._pending.values():
-            handle.cancel()
-        self._pending.clear()
+        self.reports.cancel()
 
 
 @register("sim_rcs")

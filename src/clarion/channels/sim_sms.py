@@ -25,8 +25,6 @@ it finds is ACCEPTED and its report is handed in again (the carrier still owes i
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import itertools
 import os
 import random
 import sqlite3
@@ -41,6 +39,7 @@ from clarion.channels.base import (
     SubmitResult,
     register,
 )
+from clarion.channels.simulated import DelayedReports, seeded
 from clarion.config import Settings
 from clarion.domain.lifecycle import MessageStatus
 
@@ -70,14 +69,12 @@ class SimulatedSms:
         self.undelivered_rate = undelivered_rate
         self.rejected_rate = rejected_rate
         self.known: dict[str, SubmitResult] = {}
-        self._pending: dict[int, asyncio.TimerHandle] = {}
+        self.reports = DelayedReports(sink)
         self.ledger = SubmissionLedger(ledger) if ledger else None
         self.authoritative_lookup = self.ledger is not None
-        self._keys = itertools.count()
 
     def _rng(self, reference: str) -> random.Random:
-        digest = hashlib.blake2b(f"{self.seed}:{reference}".encode(), digest_size=8).digest()
-        return random.Random(int.from_bytes(digest, "big"))
+        return seeded(self.seed, reference)
 
     def fate(self, sub: Submission) -> tuple[Outcome, MessageStatus, float]:
         """(submit outcome, final report, report delay) for one submission."""
@@ -118,16 +115,9 @@ class SimulatedSms:
         now = [r for r, delay in reports if delay <= 0 and self.dlr_max_delay <= 0]
         if now:
             self.sink(now)  # a synchronous carrier: the report comes with the answer
-        loop = asyncio.get_running_loop() if len(now) < len(reports) else None
         for report, delay in reports:
-            if loop is None or (delay <= 0 and self.dlr_max_delay <= 0):
-                continue
-            key = next(self._keys)
-            self._pending[key] = loop.call_later(delay, self._deliver, key, report)
-
-    def _deliver(self, key: int, report: DeliveryReport) -> None:
-        self._pending.pop(key, None)
-        self.sink([report])
+            if not (delay <= 0 and self.dlr_max_delay <= 0):
+                self.reports.later(delay, report)
 
     async def lookup(self, references: Sequence[str]) -> dict[str, SubmitResult]:
         if self.ledger is None:
@@ -145,9 +135,7 @@ class SimulatedSms:
         return found
 
     async def close(self) -> None:
-        for handle in self._pending.values():
-            handle.cancel()
-        self._pending.clear()
+        self.reports.cancel()
         if self.ledger is not None:
             self.ledger.close()
 

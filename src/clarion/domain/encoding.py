@@ -43,7 +43,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Encoding", "TextMeasure", "measure", "segments"]
+__all__ = [
+    "GSM7_BASIC",
+    "GSM7_EXTENSION",
+    "Encoding",
+    "TextMeasure",
+    "measure",
+    "segments",
+]
 
 
 class Encoding(StrEnum):
@@ -62,10 +69,11 @@ class TextMeasure:
     segments: int
 
 
-# GSM 03.38 default alphabet, in code-point order 0x00..0x7F (ESC at 0x1B omitted).
-_GSM_BASIC: frozenset[str] = frozenset(
+# GSM 03.38 default alphabet in code order 0x00..0x7F; "\x1b" (ESC) stands at 0x1B.
+# Shared with the SMPP channel, which packs texts with it (channels/smpp/text.py).
+GSM7_BASIC = (
     "@£$¥èéùìòÇ\nØø\rÅå"
-    "Δ_ΦΓΛΩΠΨΣΘΞ" + "ÆæßÉ"  # ESC (0x1B) sits between Ξ and Æ
+    "Δ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ"
     " !\"#¤%&'()*+,-./"
     "0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNO"
@@ -73,8 +81,21 @@ _GSM_BASIC: frozenset[str] = frozenset(
     "¿abcdefghijklmno"
     "pqrstuvwxyzäöñüà"
 )
-# GSM 03.38 extension table: each is sent as ESC + char, costing 2 septets.
-_GSM_EXTENSION: frozenset[str] = frozenset("\f^{}\\[~]|€")
+# GSM 03.38 extension table: character -> its code after ESC (2 septets each).
+GSM7_EXTENSION = {
+    "\f": 0x0A,
+    "^": 0x14,
+    "{": 0x28,
+    "}": 0x29,
+    "\\": 0x2F,
+    "[": 0x3C,
+    "~": 0x3D,
+    "]": 0x3E,
+    "|": 0x40,
+    "€": 0x65,
+}
+_GSM_BASIC: frozenset[str] = frozenset(GSM7_BASIC) - {"\x1b"}
+_GSM_EXTENSION: frozenset[str] = frozenset(GSM7_EXTENSION)
 _GSM_ALL: frozenset[str] = _GSM_BASIC | _GSM_EXTENSION
 
 _GSM7_SINGLE = 160

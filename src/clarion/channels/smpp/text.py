@@ -25,35 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from clarion.domain.encoding import Encoding, measure
+from clarion.domain.encoding import GSM7_BASIC, GSM7_EXTENSION, Encoding, measure
 
 DATA_CODING_DEFAULT = 0x00
 DATA_CODING_UCS2 = 0x08
 ESM_CLASS_UDHI = 0x40
 
-# GSM 03.38 default alphabet in code order 0x00..0x7F; "\x1b" (ESC) stands at 0x1B.
-GSM7_BASIC = (
-    "@£$¥èéùìòÇ\nØø\rÅå"
-    "Δ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ"
-    " !\"#¤%&'()*+,-./"
-    "0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNO"
-    "PQRSTUVWXYZÄÖÑÜ§"
-    "¿abcdefghijklmno"
-    "pqrstuvwxyzäöñüà"
-)
-GSM7_EXTENSION = {
-    "\f": 0x0A,
-    "^": 0x14,
-    "{": 0x28,
-    "}": 0x29,
-    "\\": 0x2F,
-    "[": 0x3C,
-    "~": 0x3D,
-    "]": 0x3E,
-    "|": 0x40,
-    "€": 0x65,
-}
 ESC = 0x1B
 _ENCODE: dict[str, bytes] = {
     ch: bytes((code,)) for code, ch in enumerate(GSM7_BASIC) if code != ESC
