@@ -34,7 +34,7 @@ import os
 import socket
 import time
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -44,6 +44,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from clarion import metrics
 from clarion.channels import base as channels
 from clarion.channels.base import Channel, DeliveryReport, Outcome, Submission, SubmitResult
 from clarion.clock import utcnow
@@ -481,6 +482,8 @@ class Dispatcher:
         self._leases = taken
         self._lease_view = set(live)
         self._leases_at = mono
+        metrics.set_campaign_leases(len(taken))
+        metrics.heartbeat(now.timestamp())
 
     def _holds(self, campaign_id: int) -> bool:
         """Whether our lease on the campaign is still good for a submission: the
@@ -515,7 +518,9 @@ class Dispatcher:
 
     async def send_batch(self, campaign: Row[Any], *, limit: int) -> BatchResult:
         result = BatchResult()
+        began = time.perf_counter()
         claimed = await self._claim(campaign, limit, result)
+        metrics.observe_claim(time.perf_counter() - began)
         if not claimed:
             return result
         result.claimed = len(claimed)
@@ -557,6 +562,9 @@ class Dispatcher:
             )
             return result
         await self._record(campaign, claimed, submissions, outcomes, result)
+        if len(outcomes) == len(submissions):
+            for outcome, count in Counter(o.outcome.value for o in outcomes).items():
+                metrics.count_submissions(campaign.channel_name, outcome, count)
         return result
 
     async def _claim(
