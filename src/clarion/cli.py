@@ -121,6 +121,14 @@ def _prepare(settings: Settings) -> None:
         raise typer.Exit(2) from exc
 
 
+def _rate(text: str | None) -> int:
+    try:
+        return int(str(text))
+    except ValueError:
+        err.print(f"[red]error:[/red] rate limit {text!r} is not a whole number")
+        raise typer.Exit(2) from None
+
+
 def _prepare_when_reachable(settings: Settings, *, max_wait: float = 10.0) -> None:
     """``_prepare``, waiting (with backoff, logging each retry) while the database is
     unreachable: a worker started during an outage starts when it is back."""
@@ -228,6 +236,10 @@ def accounts_configure(
         str | None,
         typer.Option(help="Emit balance.low below this balance ('off' to stop)."),
     ] = None,
+    rate_limit: Annotated[
+        str | None,
+        typer.Option(help="Messages/s over all the account's campaigns and workers ('off')."),
+    ] = None,
     moderation: Annotated[
         bool | None,
         typer.Option(
@@ -252,6 +264,8 @@ def accounts_configure(
             moderation_required=moderation,
             low_balance=threshold,
             set_low_balance=low_balance is not None,
+            rate_limit=None if rate_limit in (None, "off") else _rate(rate_limit),
+            set_rate_limit=rate_limit is not None,
         ),
     )
     console.print(

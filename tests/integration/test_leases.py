@@ -125,3 +125,41 @@ async def test_no_claim_without_the_lease(
     result = await b.send_batch(row, limit=10)
     assert result.claimed == 0
     assert b.channels["fake"].submitted == []  # type: ignore[attr-defined]
+
+
+async def test_account_rate_holds_across_workers(
+    client: httpx.AsyncClient, tenant: Tenant, db: Database, settings: Settings
+) -> None:
+    """Two workers, one campaign each, one account limited to 10 msg/s: together they
+    never send more than the one-second bucket allows."""
+    from clarion.services import accounts
+
+    await accounts.configure(db, account_id=tenant.id, rate_limit=10, set_rate_limit=True)
+    cfg = settings.model_copy(update={"housekeeping_interval": 3600.0})
+    clock = Clock()
+    a, b = worker(db, cfg, clock, "a"), worker(db, cfg, clock, "b")
+    ids = []
+    for n in range(2):
+        c = await make_campaign(client, tenant.headers, name=f"r{n}")
+        await add_phones(client, tenant.headers, c["id"], phones(30, start=n * 100))
+        ids.append(int(c["id"]))
+    await a.tick()
+    await b.tick()
+    await start_all(client, tenant, ids)
+
+    def sent() -> int:
+        return sum(len(d.channels["fake"].submitted) for d in (a, b))  # type: ignore[attr-defined]
+
+    elapsed = 0.0
+    owners: set[str] = set()
+    for _ in range(12):
+        a._running_rows = b._running_rows = None
+        await a.tick()
+        await b.tick()
+        owners |= set((await leases(db)).values())
+        # At most the first second's bucket plus what the elapsed time refilled.
+        assert sent() <= 10 + 10 * elapsed, (sent(), elapsed)
+        clock.advance(0.5)
+        elapsed += 0.5
+    assert owners == {"a", "b"}  # both workers took part
+    assert sent() >= 10 + 10 * (elapsed - 1.0)  # and the rate was used, not just capped

@@ -90,6 +90,7 @@ class BatchResult:
     rejected: int = 0
     blocked: int = 0
     funds_paused: bool = False
+    paced_for: float = 0.0  # seconds until the account's rate allows the next message
 
 
 @dataclass(slots=True)
@@ -395,6 +396,8 @@ class Dispatcher:
             state.pacer.sent(now_mono, result.accepted + result.rejected)
             if result.requeued:
                 state.pacer.back_off(now_mono, THROTTLE_BACKOFF)
+            if result.paced_for:
+                wait = min(wait, result.paced_for)
             if (
                 result.claimed
                 or result.blocked
@@ -585,6 +588,14 @@ class Dispatcher:
             ):
                 self._leases.pop(campaign.id, None)
                 return []
+            # The account's own rate (all its campaigns, all workers): a shared bucket.
+            rate = await account_store.rate_state(conn, campaign.account_id)
+            if rate is not None:
+                tokens = account_store.available_tokens(rate, now)
+                if tokens < 1:
+                    result.paced_for = (1 - tokens) / float(rate.rate_limit)
+                    return []
+                limit = min(limit, int(tokens))
             due = await message_store.due_new(conn, campaign_id=campaign.id, limit=limit)
             if not due:
                 return []
@@ -664,6 +675,10 @@ class Dispatcher:
                 )
                 await campaign_store.add_spent(conn, campaign_id=campaign.id, amount=charged)
                 await self._low_balance(conn, campaign.account_id, charged, now)
+            if rate is not None:
+                await account_store.spend_tokens(
+                    conn, account_id=campaign.account_id, state=rate, count=len(take), now=now
+                )
         return take
 
     async def _record(

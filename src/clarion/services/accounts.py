@@ -146,11 +146,17 @@ async def configure(
     moderation_required: bool | None = None,
     low_balance: Decimal | None = None,
     set_low_balance: bool = False,
+    rate_limit: int | None = None,
+    set_rate_limit: bool = False,
 ) -> Row[Any]:
     """Settings of an account. Refund policy, operator role and moderation are the
     operator's (CLI); the ``balance.low`` threshold (``set_low_balance``, None = off)
     is the account's own choice too (``PATCH /v1/account``)."""
     values: dict[str, Any] = {}
+    if set_rate_limit:
+        if rate_limit is not None and not 0 < rate_limit <= 1_000_000:
+            raise InvalidInput("rate limit must be 1 to 1,000,000 messages/s", field="rate_limit")
+        values.update(rate_limit=rate_limit, rate_tokens=0.0, rate_at=None)
     if set_low_balance:
         if low_balance is not None:
             _check_amount(low_balance, field="low_balance")

@@ -235,3 +235,48 @@ async def record_messages(
                 "ids": binds.list_value(conn, chunk),
             },
         )
+
+
+async def rate_state(conn: AsyncConnection, account_id: int) -> Any:
+    """(rate_limit, rate_tokens, rate_at) of an account with a rate limit; else None."""
+    result = await conn.execute(
+        select(accounts.c.rate_limit, accounts.c.rate_tokens, accounts.c.rate_at).where(
+            accounts.c.id == account_id, accounts.c.rate_limit.is_not(None)
+        )
+    )
+    return result.first()
+
+
+def available_tokens(state: Any, now: datetime) -> float:
+    """Tokens in the account's one-second bucket at ``now`` (may be below zero after a
+    concurrent overdraw: the debt is paid back by waiting)."""
+    rate = float(state.rate_limit)
+    if state.rate_at is None:
+        return rate
+    elapsed = max((now - state.rate_at).total_seconds(), 0.0)
+    return float(min(rate, float(state.rate_tokens) + elapsed * rate))
+
+
+async def spend_tokens(
+    conn: AsyncConnection, *, account_id: int, state: Any, count: int, now: datetime
+) -> None:
+    """Take ``count`` tokens: compare-and-set on ``rate_at`` so two workers spending
+    at once both count (the loser re-reads and spends from the fresh state)."""
+    for _ in range(5):
+        left = available_tokens(state, now) - count
+        condition = (
+            accounts.c.rate_at.is_(None)
+            if state.rate_at is None
+            else accounts.c.rate_at == state.rate_at
+        )
+        result = await conn.execute(
+            update(accounts)
+            .where(accounts.c.id == account_id, condition)
+            .values(rate_tokens=left, rate_at=now)
+        )
+        if result.rowcount == 1:
+            return
+        fresh = await rate_state(conn, account_id)
+        if fresh is None:
+            return
+        state = fresh

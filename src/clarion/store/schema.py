@@ -8,6 +8,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -48,6 +49,11 @@ accounts = Table(
     Column("is_operator", Boolean, nullable=False, server_default="0"),
     # A balance.low event is emitted when a debit takes the balance below this.
     Column("low_balance", Money, nullable=True),
+    # Account-wide send rate (messages/s over all its campaigns and all workers): a
+    # token bucket of one second, kept in the row so every worker shares it.
+    Column("rate_limit", Integer, nullable=True),
+    Column("rate_tokens", Float, nullable=False, server_default="0"),
+    Column("rate_at", UtcDateTime, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
 )
 
