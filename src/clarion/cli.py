@@ -755,7 +755,9 @@ def status(
 
     async def work(db: Database) -> Any:
         async with db.read() as conn:
-            return await store_metrics.snapshot(conn, now=utcnow())
+            return await store_metrics.snapshot(
+                conn, now=utcnow(), lease_seconds=settings.lease_seconds
+            )
 
     snap = _run(settings, work)
     if as_json:
@@ -767,7 +769,18 @@ def status(
                     "queue_depth": snap.queue_depth,
                     "tasks": snap.tasks,
                     "leased_tasks": snap.leased_tasks,
-                    "workers": None,
+                    "campaign_leases": snap.campaign_leases,
+                    "workers": [
+                        {
+                            "id": w.id,
+                            "host": w.host,
+                            "pid": w.pid,
+                            "heartbeat_at": w.heartbeat_at.isoformat(),
+                            "alive": w.alive,
+                            "leases": w.leases,
+                        }
+                        for w in snap.workers
+                    ],
                 }
             )
         )
@@ -781,7 +794,25 @@ def status(
         console.print(table)
     tasks = ", ".join(f"{k} {v}" for k, v in sorted(snap.tasks.items())) or "none"
     console.print(f"background tasks: {tasks}; leased now: {snap.leased_tasks}")
-    console.print("workers / campaign leases: n/a until distributed dispatch lands")
+    table = Table(
+        "worker",
+        "host",
+        "pid",
+        "last heartbeat",
+        "state",
+        "campaign leases",
+        title=f"{snap.live_workers} live workers, {snap.campaign_leases} campaign leases",
+    )
+    for w in snap.workers:
+        table.add_row(
+            w.id,
+            w.host,
+            str(w.pid),
+            w.heartbeat_at.isoformat(timespec="seconds"),
+            "alive" if w.alive else "silent",
+            str(w.leases),
+        )
+    console.print(table)
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ one). Three kinds:
 * database totals, refreshed on every scrape with a few GROUP BY queries over the
   counters table (:func:`refresh`): ``clarion_messages{status}``,
   ``clarion_campaigns{status}``, ``clarion_queue_depth``, ``clarion_tasks{status}``,
-  ``clarion_task_leases``; every process reports the same database totals;
+  ``clarion_task_leases``, ``clarion_workers``, ``clarion_campaign_leases``; every
+  process reports the same database totals;
 * dispatcher hooks, for the dispatch loop to call (this process's own work):
   :func:`observe_claim` (``clarion_dispatch_claim_seconds``),
   :func:`count_submissions` (``clarion_dispatch_submissions_total{channel,outcome}``,
@@ -60,6 +61,16 @@ TASKS = Gauge(
 TASK_LEASES = Gauge(
     "clarion_task_leases",
     "Background tasks whose worker lease has not expired (at scrape time).",
+    registry=REGISTRY,
+)
+WORKERS = Gauge(
+    "clarion_workers",
+    "Registered dispatch workers with a recent heartbeat (at scrape time).",
+    registry=REGISTRY,
+)
+LEASES = Gauge(
+    "clarion_campaign_leases",
+    "Unexpired campaign leases over every worker (at scrape time).",
     registry=REGISTRY,
 )
 CLAIM_LATENCY = Histogram(
@@ -121,6 +132,8 @@ def refresh(snapshot: Snapshot) -> None:
     _fill(TASKS, snapshot.tasks)
     QUEUE_DEPTH.set(snapshot.queue_depth)
     TASK_LEASES.set(snapshot.leased_tasks)
+    WORKERS.set(snapshot.live_workers)
+    LEASES.set(snapshot.campaign_leases)
 
 
 def exposition() -> bytes:

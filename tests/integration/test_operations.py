@@ -161,10 +161,11 @@ def test_status_command_shows_queue_and_statuses(settings: Settings) -> None:
     assert shown["campaigns"] == {"RUNNING": 1}
     assert shown["messages"]["NEW"] == 2
     assert shown["leased_tasks"] == 0
+    assert (shown["workers"], shown["campaign_leases"]) == ([], 0)
     result = CliRunner().invoke(cli_app, ["status", "--database", settings.database_url])
     assert result.exit_code == 0, result.output
     assert "queue depth: 2" in result.output
-    assert "n/a until distributed dispatch lands" in result.output
+    assert "0 live workers, 0 campaign leases" in result.output
 
 
 async def test_serve_closes_a_connection_whose_request_head_never_completes(
@@ -211,3 +212,46 @@ def test_json_log_lines_carry_extra_fields() -> None:
     assert line["logger"] == "clarion.x"
     assert line["action"] == "dispatch_batch"
     assert line["time"].endswith("+00:00")
+
+
+async def test_workers_and_campaign_leases_are_reported(
+    client: httpx.AsyncClient, db: Database, tenant: Tenant, settings: Settings
+) -> None:
+    from datetime import timedelta
+
+    from clarion.clock import utcnow
+    from clarion.store.schema import campaign_leases, workers
+
+    campaign = await make_campaign(client, tenant.headers)
+    now = utcnow()
+    async with db.begin() as conn:
+        await conn.execute(
+            workers.insert(),
+            [
+                {"id": "w-live", "host": "h", "pid": 1, "started_at": now, "heartbeat_at": now},
+                {
+                    "id": "w-dead",
+                    "host": "h",
+                    "pid": 2,
+                    "started_at": now - timedelta(hours=1),
+                    "heartbeat_at": now - timedelta(hours=1),
+                },
+            ],
+        )
+        await conn.execute(
+            campaign_leases.insert().values(
+                campaign_id=campaign["id"], owner="w-live", until=now + timedelta(minutes=1)
+            )
+        )
+    text = (await client.get("/metrics")).text
+    assert sample(text, "clarion_workers") == 1
+    assert sample(text, "clarion_campaign_leases") == 1
+    args = ["status", "--json", "--database", settings.database_url]
+    result = await asyncio.to_thread(CliRunner().invoke, cli_app, args)  # it runs its own loop
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert [(w["id"], w["alive"], w["leases"]) for w in shown["workers"]] == [
+        ("w-dead", False, 0),
+        ("w-live", True, 1),
+    ]
+    assert shown["campaign_leases"] == 1

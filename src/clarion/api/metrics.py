@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clarion import metrics
 from clarion.clock import utcnow
+from clarion.config import Settings
 from clarion.dialects.mobizon import wire as mobizon_wire
 from clarion.store import metrics as store
 from clarion.store.db import Database
@@ -25,8 +26,9 @@ router = APIRouter(include_in_schema=False)
 @router.get("/metrics")
 async def scrape(request: Request) -> Response:
     db: Database = request.app.state.db
+    settings: Settings = request.app.state.settings
     async with db.read() as conn:
-        snapshot = await store.snapshot(conn, now=utcnow())
+        snapshot = await store.snapshot(conn, now=utcnow(), lease_seconds=settings.lease_seconds)
     metrics.refresh(snapshot)
     return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
