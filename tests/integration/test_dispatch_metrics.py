@@ -22,7 +22,7 @@ async def test_dispatch_metrics(
     client: httpx.AsyncClient, tenant: Tenant, dispatcher: Dispatcher
 ) -> None:
     before = (await client.get("/metrics")).text
-    accepted = 'channel="fake",outcome="ACCEPTED"'
+    accepted = 'channel="fake",outcome="accepted"'
     claims_before = sample(before, "clarion_dispatch_claim_seconds_count")
     sent_before = sample(before, "clarion_dispatch_submissions_total", accepted)
     campaign = await make_campaign(client, tenant.headers)

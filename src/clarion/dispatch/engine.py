@@ -566,7 +566,7 @@ class Dispatcher:
             return result
         await self._record(campaign, claimed, submissions, outcomes, result)
         if len(outcomes) == len(submissions):
-            for outcome, count in Counter(o.outcome.value for o in outcomes).items():
+            for outcome, count in Counter(o.outcome.value.lower() for o in outcomes).items():
                 metrics.count_submissions(campaign.channel_name, outcome, count)
         return result
 
