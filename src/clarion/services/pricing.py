@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -102,15 +102,25 @@ def _rule(cells: list[str]) -> pricing.PriceRule:
     )
 
 
+def readable_rows(reader: Any) -> Iterator[list[str]]:
+    """The reader's rows; a line CSV cannot read is a bad file, not a crash."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise InvalidInput(
+            f"line {reader.line_num} is not readable CSV ({exc})", field="body"
+        ) from None
+
+
 def parse_csv(text: str) -> list[pricing.PriceRule]:
     """Every rule of a price CSV, or :class:`PriceTableError` naming each bad row."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     errors: list[tuple[int, str]] = []
     rules: list[pricing.PriceRule] = []
     seen: dict[tuple[str, str, str], int] = {}
     header_seen = False
     count = 0
-    for cells in reader:
+    for cells in readable_rows(reader):
         row = reader.line_num
         if not any(c.strip() for c in cells):
             continue

@@ -29,6 +29,7 @@ from sqlalchemy import Row
 from clarion.clock import utcnow
 from clarion.domain import recipients
 from clarion.services.errors import InvalidInput, NotFound
+from clarion.services.pricing import readable_rows
 from clarion.store import stoplist as store
 from clarion.store.db import Database
 
@@ -70,7 +71,8 @@ def first_column(text: str) -> list[str]:
     """The first column of each line of a text/CSV body (comma, semicolon or tab
     separated, CSV quoting honoured); blank lines and a header line are skipped."""
     values: list[str] = []
-    for row in csv.reader(io.StringIO(text.lstrip("\ufeff"))):
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    for row in readable_rows(reader):
         first = _split(row[0]).strip() if row else ""
         if not first:
             continue
