@@ -583,13 +583,18 @@ class Dispatcher:
                 if await campaign_store.status(conn, campaign.parent_id) != CampaignStatus.RUNNING:
                     return []
             await campaign_store.lock(conn, campaign.id)
-            if not await lease_store.holds(
-                conn, campaign_id=campaign.id, owner=self.owner, now=now
-            ):
+            context = await lease_store.claim_context(
+                conn,
+                campaign_id=campaign.id,
+                owner=self.owner,
+                account_id=campaign.account_id,
+                now=now,
+            )
+            if not context.held:
                 self._leases.pop(campaign.id, None)
                 return []
             # The account's own rate (all its campaigns, all workers): a shared bucket.
-            rate = await account_store.rate_state(conn, campaign.account_id)
+            rate = context if context.rate_limit is not None else None
             if rate is not None:
                 tokens = account_store.available_tokens(rate, now)
                 if tokens < 1:

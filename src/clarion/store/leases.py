@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from clarion.store.schema import campaign_leases, workers
+from clarion.store import statements
+from clarion.store.schema import accounts, campaign_leases, workers
+from clarion.store.types import UtcDateTime
 
 
 async def heartbeat(
@@ -63,17 +66,6 @@ async def holders(
     return {int(c): str(o) for c, o in result}
 
 
-async def holds(conn: AsyncConnection, *, campaign_id: int, owner: str, now: datetime) -> bool:
-    result = await conn.execute(
-        select(campaign_leases.c.owner).where(
-            campaign_leases.c.campaign_id == campaign_id,
-            campaign_leases.c.owner == owner,
-            campaign_leases.c.until > now,
-        )
-    )
-    return result.first() is not None
-
-
 async def acquire(
     conn: AsyncConnection, *, campaign_id: int, owner: str, now: datetime, until: datetime
 ) -> bool:
@@ -111,3 +103,32 @@ async def release(conn: AsyncConnection, *, campaign_ids: Iterable[int], owner: 
                 campaign_leases.c.campaign_id.in_(ids), campaign_leases.c.owner == owner
             )
         )
+
+
+async def claim_context(
+    conn: AsyncConnection, *, campaign_id: int, owner: str, account_id: int, now: datetime
+) -> Any:
+    """One round trip for what a claim checks first: whether ``owner`` holds the
+    campaign's lease (``held``) and the account's rate bucket (``rate_limit``,
+    ``rate_tokens``, ``rate_at``; ``rate_limit`` None = no account rate)."""
+    statement = statements.cached(
+        conn,
+        "claim_context",
+        lambda: select(
+            select(campaign_leases.c.owner)
+            .where(
+                campaign_leases.c.campaign_id == bindparam("cid"),
+                campaign_leases.c.owner == bindparam("owner"),
+                campaign_leases.c.until > bindparam("now", type_=UtcDateTime),
+            )
+            .exists()
+            .label("held"),
+            accounts.c.rate_limit,
+            accounts.c.rate_tokens,
+            accounts.c.rate_at,
+        ).where(accounts.c.id == bindparam("aid")),
+    )
+    result = await conn.execute(
+        statement, {"cid": campaign_id, "owner": owner, "now": now, "aid": account_id}
+    )
+    return result.one()
