@@ -870,7 +870,13 @@ class Dispatcher:
         applied = 0
         size = max(self.settings.batch_size, 1)
         for start in range(0, len(reports), size):
-            applied += await self._apply(reports[start : start + size])
+            try:
+                applied += await self._apply(reports[start : start + size])
+            except Exception:
+                # Nothing of this chunk was written: keep it (and the rest) for the
+                # next pass rather than lose the carrier's word.
+                self._reports = list(reports[start:]) + self._reports
+                raise
         return applied
 
     async def _apply(self, reports: Sequence[DeliveryReport]) -> int:
@@ -878,6 +884,14 @@ class Dispatcher:
         missing = [r.channel_ref for r in reports if r.message_id is None and r.channel_ref]
         async with self.db.begin() as conn:
             by_ref = await message_store.ids_by_ref(conn, missing) if missing else {}
+            if conn.dialect.name == "postgresql":
+                # The lock order: the campaign rows first (parents before their fallback
+                # children: lower ids), so a refund cannot deadlock with a claim.
+                ids = [r.message_id for r in reports if r.message_id is not None]
+                for campaign_id in sorted(
+                    await message_store.campaigns_of(conn, [*ids, *by_ref.values()])
+                ):
+                    await campaign_store.lock(conn, campaign_id)
             groups: dict[MessageStatus, list[message_store.Outcome]] = defaultdict(list)
             for r in reports:
                 mid = r.message_id if r.message_id is not None else by_ref.get(r.channel_ref or "")
@@ -1015,6 +1029,13 @@ class Dispatcher:
             async with self.db.begin() as conn:
                 for campaign_id in sorted({r.campaign_id for r in rows}):
                     await campaign_store.lock(conn, campaign_id)  # the lock order
+                # Only rows still SENDING at the attempt that was looked up: another
+                # worker may have reconciled (and re-sent) one meanwhile.
+                current = await message_store.still_claimed(
+                    conn, {r.id: int(r.attempts) for r in rows}
+                )
+                found = [o for o in found if o.id in current]
+                lost = [mid for mid in lost if mid in current]
                 moved = await message_store.transition_rows(
                     conn, rows=found, transition=MESSAGE_TRANSITIONS["accept"], now=now
                 )

@@ -845,6 +845,9 @@ async def resume(
             )
         if row.pause_reason == PauseReason.FUNDS:
             price = await message_store.first_new_price(conn, campaign_id)
+            kid = await store.child(conn, campaign_id)
+            if price is None and kid is not None:  # out of money on its SMS fallbacks
+                price = await message_store.first_new_price(conn, kid.id)
             balance = await account_store.balance(conn, account_id)
             if price is not None and balance < price:
                 raise InsufficientFunds(

@@ -610,6 +610,34 @@ async def refund_charge(conn: AsyncConnection, *, ids: Sequence[int]) -> None:
         )
 
 
+async def campaigns_of(conn: AsyncConnection, ids: Sequence[int]) -> set[int]:
+    """The campaigns of these messages."""
+    found: set[int] = set()
+    for chunk in _chunks(ids):
+        result = await conn.execute(
+            select(messages.c.campaign_id).where(messages.c.id.in_(chunk)).distinct()
+        )
+        found.update(int(c) for c in result.scalars())
+    return found
+
+
+async def still_claimed(conn: AsyncConnection, attempts: Mapping[int, int]) -> set[int]:
+    """Which of these messages are still SENDING at exactly the given attempt (locked
+    on PostgreSQL until the transaction ends): what a reconciliation may settle."""
+    found: set[int] = set()
+    ids = list(attempts)
+    for chunk in _chunks(ids):
+        query = select(messages.c.id, messages.c.attempts).where(
+            messages.c.id.in_(chunk), messages.c.status == MessageStatus.SENDING
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        for mid, attempt in await conn.execute(query):
+            if attempts.get(int(mid)) == int(attempt):
+                found.add(int(mid))
+    return found
+
+
 async def ids_by_ref(conn: AsyncConnection, refs: Sequence[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for chunk in _chunks(refs):
