@@ -168,3 +168,40 @@ async def test_routes_by_account_and_prefix_with_failover(
             assert await statuses_of(db, cid) == {"+79161234567": ("REJECTED", "no-route")}
         finally:
             await d.close()
+
+
+async def test_a_route_to_a_missing_connection_refuses_only_its_messages(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from clarion.channels.base import Outcome, Submission
+    from clarion.channels.router import RoutedChannel, RoutesConfig
+
+    (tmp_path / "smpp.json").write_text(
+        json.dumps(
+            {"connections": [{"name": "real", "host": "127.0.0.1", "port": 1, "system_id": "x"}]}
+        )
+    )
+    cfg = settings.model_copy(update={"smpp_config": str(tmp_path / "smpp.json")})
+    reports: list[Any] = []
+    router = RoutedChannel(
+        RoutesConfig.model_validate(
+            {
+                "routes": [
+                    {"prefixes": ["+7701"], "targets": ["smpp:typo"]},
+                    {"targets": ["fake"]},
+                ]
+            }
+        ),
+        cfg,
+        reports.extend,
+    )
+    batch = [
+        Submission(1, "1-1", "+77010000001", "S", "hi", 1, account_id=1),
+        Submission(2, "2-1", "+77050000001", "S", "hi", 1, account_id=1),
+    ]
+    try:
+        results = await router.submit(batch)
+    finally:
+        await router.close()
+    assert results[0].outcome is Outcome.PERMANENT and "typo" in (results[0].error or "")
+    assert results[1].outcome is Outcome.ACCEPTED

@@ -102,6 +102,10 @@ async def pump_all(sender: WebhookSender, rounds: int = 50) -> None:
         "ftp://93.184.216.34/hook",
         "http://user:secret@93.184.216.34/hook",
         "http://no-such-host.invalid/hook",
+        "http://100.64.0.1/hook",  # shared address space (CGNAT; cloud metadata lives here)
+        "http://[2002:7f00:1::]/hook",  # 6to4 wrapping 127.0.0.1
+        "http://[fec0::1]/hook",  # site-local
+        "http://[::1",  # not a URL
     ],
 )
 async def test_unsafe_targets_are_refused(

@@ -158,10 +158,28 @@ class RoutedChannel:
                 )
             else:
                 waiting[tuple(route.targets)].append(sub)
+        failure: Exception | None = None
         for targets, subs in waiting.items():
             pending = subs
             for position, name in enumerate(targets):
-                outcomes = await self.target(name).submit(pending)
+                try:
+                    target = self.target(name)
+                except Exception as exc:  # a route naming what cannot be built
+                    for sub in pending:
+                        results[sub.reference] = SubmitResult(
+                            sub.reference, Outcome.PERMANENT, None, f"{NO_ROUTE}: {exc}"[:100]
+                        )
+                    pending = []
+                    break
+                try:
+                    outcomes = await target.submit(pending)
+                except Exception as exc:
+                    # Outcome unknown for this group only: the other groups are still
+                    # submitted and answered; then the batch is left for
+                    # reconciliation (lookup asks every target), never resent.
+                    failure = failure or exc
+                    pending = []
+                    break
                 retry: list[Submission] = []
                 last = position == len(targets) - 1
                 for sub, out in zip(pending, outcomes, strict=True):
@@ -176,6 +194,8 @@ class RoutedChannel:
                 pending = retry
                 if not pending:
                     break
+        if failure is not None:
+            raise failure
         return [results[sub.reference] for sub in batch]
 
     async def lookup(self, references: Sequence[str]) -> dict[str, SubmitResult]:

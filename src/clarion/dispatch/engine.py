@@ -546,13 +546,22 @@ class Dispatcher:
         channel = self.channel(campaign.channel_name)
         if not self._holds(campaign.id):
             # Our lease ran out between claim and submit (a stall): another worker may
-            # own the campaign now. Submitting could race its reconciliation, so the
-            # batch stays SENDING and is reconciled like a crash.
+            # own the campaign now, so we must not submit. Nothing left the process:
+            # the batch goes back to NEW and is refunded (guarded on SENDING at this
+            # attempt, in case a reconciliation got there first).
             log.warning(
-                "lease expired before submit; %d messages left for reconciliation",
+                "lease expired before submit; %d messages put back",
                 len(submissions),
                 extra={"action": "lease_expired", "campaign_id": campaign.id},
             )
+            async with self.db.begin() as conn:
+                await campaign_store.lock(conn, campaign.id)
+                mine = await message_store.still_claimed(
+                    conn, {m.id: m.attempts + 1 for m in claimed}
+                )
+                back = await self._fail(conn, sorted(mine), [], self.clock())
+                await self._refund(conn, campaign, back, self.clock())
+            result.requeued = len(mine)
             return result
         try:
             outcomes = await channel.submit(submissions)

@@ -24,6 +24,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from sqlalchemy import Row
@@ -47,6 +48,18 @@ def body_of(row: Row[Any]) -> bytes:
         "data": row.payload,
     }
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+
+
+def pinned(url: str, address: str) -> tuple[str, str, dict[str, Any]]:
+    """``url`` with its host replaced by ``address``; the original ``Host`` header
+    value; the request extensions that keep TLS checking the original name."""
+    parts = urlsplit(url)
+    literal = f"[{address}]" if ":" in address else address
+    netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+    extensions: dict[str, Any] = {}
+    if parts.scheme == "https" and parts.hostname:
+        extensions["sni_hostname"] = parts.hostname
+    return urlunsplit(parts._replace(netloc=netloc)), parts.netloc.rsplit("@", 1)[-1], extensions
 
 
 class WebhookSender:
@@ -126,11 +139,19 @@ class WebhookSender:
         return len(due)
 
     async def _send(self, row: Row[Any]) -> tuple[int | None, str | None]:
-        """(HTTP status, error or None when delivered)."""
+        """(HTTP status, error or None when delivered); never raises."""
+        try:
+            return await self._post(row)
+        except Exception as exc:  # one bad delivery must not stall the round
+            return None, f"{type(exc).__name__}: {exc}"[:500]
+
+    async def _post(self, row: Row[Any]) -> tuple[int | None, str | None]:
         if not row.active:
             return None, "endpoint disabled"
         try:
-            await service.check_target(row.url, allow_private=self.settings.webhook_allow_private)
+            addresses = await service.check_target(
+                row.url, allow_private=self.settings.webhook_allow_private
+            )
         except service.UnsafeTarget as exc:
             return None, exc.message
         body = body_of(row)
@@ -142,8 +163,14 @@ class WebhookSender:
             "Clarion-Delivery-Id": str(row.id),
             service.SIGNATURE_HEADER: service.sign(row.secret, timestamp, body),
         }
+        # Connect to the address that was checked, not to what the name resolves to a
+        # moment later (DNS rebinding); the name still goes in Host and TLS SNI.
+        url, host, extensions = pinned(row.url, addresses[0])
+        headers["Host"] = host
         try:
-            response = await self.client().post(row.url, content=body, headers=headers)
+            response = await self.client().post(
+                url, content=body, headers=headers, extensions=extensions
+            )
         except httpx.HTTPError as exc:
             return None, f"{type(exc).__name__}: {exc}"[:500]
         if 200 <= response.status_code < 300:

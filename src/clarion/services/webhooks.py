@@ -66,30 +66,34 @@ def verify(secret: str, header: str, body: bytes, *, now: int, tolerance: int = 
 
 
 def _public(address: str) -> bool:
+    """A globally routable unicast address (not loopback, private, shared / CGNAT
+    100.64/10, link-local, multicast, reserved, ...), looking through IPv6 tunnels that
+    embed an IPv4 address (IPv4-mapped, 6to4, Teredo)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None and not _public(str(embedded)):
+            return False
+        if ip.is_site_local:
+            return False
+    return ip.is_global and not ip.is_multicast
 
 
-async def check_target(url: str, *, allow_private: bool) -> None:
+async def check_target(url: str, *, allow_private: bool) -> list[str]:
     """Raise ``UnsafeTarget`` unless ``url`` is an http(s) URL whose host resolves only
-    to public addresses (any address when ``allow_private``)."""
+    to public addresses (any address when ``allow_private``); returns the addresses,
+    so the caller can connect to exactly what was checked (no DNS rebinding)."""
     if len(url) > 2000:
         raise UnsafeTarget("url is longer than 2000 characters", field="url")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        raise UnsafeTarget("url is not a valid URL", field="url") from None
     if parts.scheme not in ("http", "https"):
         raise UnsafeTarget("url must start with http:// or https://", field="url")
     if parts.username is not None or parts.password is not None:
         raise UnsafeTarget("url must not carry credentials", field="url")
-    host = parts.hostname
     if not host:
         raise UnsafeTarget("url has no host", field="url")
     try:
@@ -100,15 +104,16 @@ async def check_target(url: str, *, allow_private: bool) -> None:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise UnsafeTarget(f"url host {host!r} does not resolve", field="url") from None
-    addresses = {str(info[4][0]) for info in infos}
+    addresses = sorted({str(info[4][0]) for info in infos})
     if not allow_private:
-        bad = sorted(a for a in addresses if not _public(a))
+        bad = [a for a in addresses if not _public(a)]
         if bad:
             raise UnsafeTarget(
                 f"url host {host!r} resolves to a non-public address ({bad[0]}); webhooks "
                 "go to public addresses only",
                 field="url",
             )
+    return addresses
 
 
 def _event_types(values: Sequence[str]) -> list[str]:

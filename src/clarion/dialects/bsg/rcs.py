@@ -64,9 +64,7 @@ router = APIRouter(tags=["bsg"])
 
 MAX_PHONES = 5000
 MAX_GROUPS = 1000
-SENT = frozenset(
-    {"SENDING", "ACCEPTED", "DELIVERED", "UNDELIVERED", "EXPIRED", "UNKNOWN", "PDLIVRD"}
-)
+SENT = frozenset({"SENDING", "ACCEPTED", "DELIVERED", "UNDELIVERED", "EXPIRED", "UNKNOWN"})
 DELIVERED = frozenset({"DELIVERED", "READ"})
 NOT_SENT_ERRORS = frozenset({"rcs-not-capable", "stop-list"})
 _REFERENCE = re.compile(r"^[A-Za-z0-9]{1,32}$")
