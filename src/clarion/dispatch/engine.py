@@ -169,8 +169,9 @@ class Dispatcher:
     def mo_sink(self, message: Any) -> None:
         """MO messages from a channel's binds (duck-typed: source, destination, text,
         connection); stored and acted on in the next pass (services/inbound.py)."""
+        clean = str(message.text).replace("\x00", "")  # PostgreSQL text cannot hold NUL
         self._inbox.append(
-            inbound.Inbound(message.source, message.destination, message.text, message.connection)
+            inbound.Inbound(message.source, message.destination, clean, message.connection)
         )
         self._wakeup.set()
 
@@ -747,6 +748,7 @@ class Dispatcher:
                     now=now,
                 )
                 refunded = await self._fail(conn, requeue, rejected, now)
+                await self._drop_if_stopped(conn, campaign.id, requeue, now)
                 await self._fall_back(conn, campaign, rejected, reported, now)
                 await self._refund(conn, campaign, refunded, now)
                 by_id = {m.id: m for m in claimed}
@@ -791,6 +793,7 @@ class Dispatcher:
                     if status in REFUNDABLE:
                         undelivered += moved
                 refunded = await self._fail(conn, requeue, rejected, now)
+                await self._drop_if_stopped(conn, campaign.id, requeue, now)
                 await self._fall_back(conn, campaign, rejected, reported, now)
                 await self._refund(conn, campaign, refunded, now)
                 await self._refund_failed(conn, undelivered, now)
@@ -825,6 +828,18 @@ class Dispatcher:
             if status in fallback.TRIGGERS:
                 ids += [o.id for o in rows]
         await fallback.spawn(conn, campaign_ids=[campaign.id], message_ids=ids, now=now)
+
+    @staticmethod
+    async def _drop_if_stopped(
+        conn: Any, campaign_id: int, ids: Sequence[int], now: datetime
+    ) -> None:
+        """Messages put back to NEW for a campaign that was stopped meanwhile would
+        never be sent nor final: they are DELETED, like the campaign's other unsent
+        messages at its stop."""
+        if ids and await campaign_store.status(conn, campaign_id) == CampaignStatus.STOPPED:
+            await message_store.transition(
+                conn, ids=ids, transition=MESSAGE_TRANSITIONS["delete"], now=now
+            )
 
     @staticmethod
     async def _fail(
@@ -1056,6 +1071,9 @@ class Dispatcher:
                         row = await campaign_store.get(conn, campaign_id)
                         if row is not None:
                             await self._refund(conn, row, group, now)
+                            await self._drop_if_stopped(
+                                conn, campaign_id, [c.id for c in group], now
+                            )
                 elif lost:
                     moved += await message_store.transition(
                         conn,

@@ -99,13 +99,9 @@ class WebhookSender:
     async def pump(self) -> int:
         """One round; returns how many deliveries were attempted."""
         now = self.clock()
+        lease_until = now + timedelta(seconds=self.lease)
         async with self.db.begin() as conn:
-            due = await store.claim_due(
-                conn,
-                now=now,
-                lease_until=now + timedelta(seconds=self.lease),
-                limit=self.batch,
-            )
+            due = await store.claim_due(conn, now=now, lease_until=lease_until, limit=self.batch)
         if not due:
             return 0
         outcomes = await asyncio.gather(*(self._send(row) for row in due))
@@ -128,6 +124,7 @@ class WebhookSender:
                     error=error,
                     next_attempt_at=next_at,
                     now=done,
+                    leased_until=lease_until,
                 )
                 if status == store.FAILED:
                     log.warning(

@@ -254,10 +254,18 @@ async def record_attempt(
     error: str | None,
     next_attempt_at: datetime,
     now: datetime,
-) -> None:
-    await conn.execute(
+    leased_until: datetime,
+) -> bool:
+    """Record one attempt, only if the delivery is still under the lease this sender
+    took (a slow sender whose lease passed must not overwrite a newer outcome, nor a
+    replay requested meanwhile)."""
+    result = await conn.execute(
         update(webhook_deliveries)
-        .where(webhook_deliveries.c.id == delivery_id)
+        .where(
+            webhook_deliveries.c.id == delivery_id,
+            webhook_deliveries.c.status == PENDING,
+            webhook_deliveries.c.next_attempt_at == leased_until,
+        )
         .values(
             status=status,
             attempts=webhook_deliveries.c.attempts + 1,
@@ -267,6 +275,7 @@ async def record_attempt(
             delivered_at=now if status == DELIVERED else None,
         )
     )
+    return result.rowcount == 1
 
 
 async def deliveries(

@@ -37,6 +37,7 @@ Choices where BSG's documents are silent (see docs/dialects/bsg.md):
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -61,6 +62,7 @@ from clarion.services.errors import ServiceError
 from clarion.store.db import Database
 
 router = APIRouter(tags=["bsg"])
+log = logging.getLogger(__name__)
 
 MAX_PHONES = 5000
 MAX_GROUPS = 1000
@@ -188,7 +190,7 @@ def _spec(body: _Send, caller: Caller, *, kind: str, start_at: datetime | None) 
     sms = body.alternative_channel.sms if body.alternative_channel else None
     created = utcnow().astimezone(caller.tz).strftime("%Y-%m-%d %H:%M:%S")
     return service.CampaignSpec(
-        name=f"RCS api {kind} / {created}",
+        name=f"RCS api campaign / {created}",
         text="",
         channel="rcs",
         type="single" if kind == "message" else "mass",
@@ -257,9 +259,14 @@ async def _launch(
         await service.delete(db, account_id=account.id, campaign_id=row.id)
         raise
     if add_to_contact_book:
-        await contacts.add_numbers(
-            db, account_id=account.id, phones=[r.e164 for r in accepted if r.e164]
-        )
+        # The campaign is started: a failure here must not turn the request into an
+        # error a client would retry (and so send twice).
+        try:
+            await contacts.add_numbers(
+                db, account_id=account.id, phones=[r.e164 for r in accepted if r.e164]
+            )
+        except Exception:
+            log.exception("could not add recipients to the contact book", extra={"action": "bsg"})
     return started, results
 
 
