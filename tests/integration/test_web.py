@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import Tenant
 from tests.helpers import add_phones, drain, make_campaign, phones
 
+from clarion import server_secret
 from clarion.channels.base import Outcome
 from clarion.channels.fake import FakeChannel
 from clarion.dispatch.engine import Dispatcher
@@ -190,13 +191,16 @@ def test_session_cookie_round_trip_expiry_and_tampering() -> None:
 
 
 def test_secret_is_created_once_private_and_reused(tmp_path: Path) -> None:
-    first = session.load_secret("", str(tmp_path / "data"))
-    again = session.load_secret("", str(tmp_path / "data"))
+    first = server_secret.load_secret("", str(tmp_path / "data"))
+    again = server_secret.load_secret("", str(tmp_path / "data"))
     assert first == again
     assert len(first) == 64
-    path = tmp_path / "data" / session.SECRET_FILE
+    path = tmp_path / "data" / server_secret.SECRET_FILE
     assert path.stat().st_mode & 0o777 == 0o600
-    assert session.load_secret("configured-secret", str(tmp_path / "data")) == b"configured-secret"
+    assert (
+        server_secret.load_secret("configured-secret", str(tmp_path / "data"))
+        == b"configured-secret"
+    )
 
 
 async def test_static_assets_are_served_locally_and_short_links_still_redirect(

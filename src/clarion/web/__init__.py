@@ -12,8 +12,9 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from clarion import server_secret
 from clarion.config import Settings
-from clarion.web import pages, session
+from clarion.web import pages
 from clarion.web.render import WebState, environment
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -21,7 +22,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def install(app: FastAPI, settings: Settings) -> None:
     app.state.web = WebState(
-        secret=session.load_secret(settings.web_secret, settings.data_dir),
+        secret=server_secret.load_secret(settings.web_secret, settings.data_dir),
         templates=environment(),
         max_age=int(settings.web_session_hours * 3600),
     )

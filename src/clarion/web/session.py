@@ -20,41 +20,13 @@ import binascii
 import hashlib
 import hmac
 import json
-import os
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 SESSION_COOKIE = "clarion_session"
 SIGN_IN_COOKIE = "clarion_sign_in"
-SECRET_FILE = "web-secret"  # noqa: S105 - a file name, not a secret
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
-
-
-def load_secret(configured: str, data_dir: str) -> bytes:
-    """The configured secret, else the one stored under ``data_dir`` (created once)."""
-    if configured:
-        return configured.encode()
-    path = Path(data_dir) / SECRET_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        # Written aside, then linked into place: another process sees either no file
-        # or the whole secret, and the first link wins.
-        draft = path.with_name(f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32) + "\n")
-        try:
-            os.link(draft, path)
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
-    stored = path.read_text().strip()
-    if len(stored) < 32:
-        raise RuntimeError(f"{path} holds no usable secret; delete it to make a new one")
-    return stored.encode()
 
 
 def _mac(secret: bytes, purpose: str, value: str) -> str:

@@ -287,6 +287,15 @@ async def test_authentication(bsg: httpx.AsyncClient, tenant: Tenant, db: Databa
     assert r.status_code == 200 and r.json()["bearer"]
     r = await bsg.get("/api/campaigns/1", headers={"Authorization": f"Bearer {token}x"})
     assert r.status_code == 401
+    # The stored key hash alone (a database copy) cannot mint a token.
+    import jwt
+
+    from clarion.services.accounts import hash_key
+
+    claims = jwt.decode(token, options={"verify_signature": False})
+    forged = jwt.encode(claims, hash_key(tenant.key), algorithm="HS256")
+    r = await bsg.get("/api/campaigns/1", headers={"Authorization": f"Bearer {forged}"})
+    assert r.status_code == 401
     # A revoked key's tokens stop working.
     await accounts.rotate_key(db, account_id=tenant.id)
     r = await bsg.get("/api/campaigns/1", headers={"Authorization": f"Bearer {token}"})

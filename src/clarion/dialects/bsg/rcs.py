@@ -356,13 +356,15 @@ async def login(request: Request) -> JSONResponse:
     except BsgError as exc:
         return exc.response()
     _row, key_id, key_hash = found
-    return JSONResponse({"bearer": wire.issue_token(key_id, key_hash)})
+    secret = wire.server_secret(request)
+    return JSONResponse({"bearer": wire.issue_token(key_id, key_hash, secret=secret)})
 
 
 @router.post("/api/auth/refresh")
 async def refresh(request: Request) -> JSONResponse:
     async def work(caller: Caller, db: Database, settings: Settings) -> JSONResponse:
-        return JSONResponse({"bearer": wire.issue_token(caller.key_id, caller.key_hash)})
+        token = wire.issue_token(caller.key_id, caller.key_hash, secret=wire.server_secret(request))
+        return JSONResponse({"bearer": token})
 
     return await _guarded(request, work)
 

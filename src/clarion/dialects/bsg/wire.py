@@ -7,8 +7,9 @@ Authentication, both ways a BSG client does it:
   later requests send ``Authorization: Bearer <JWT>`` (BSG's pages print
   ``Bearer: <JWT>``; both spellings are accepted). ``POST /api/auth/refresh`` gives a
   fresh token. Tokens are HS256 JWTs (PyJWT) naming the API key's id, valid 30 days,
-  signed with that key's stored hash: revoking the key invalidates its tokens, and no
-  server-wide secret is needed.
+  keyed with HMAC(server secret, the key's stored hash) (clarion/server_secret.py):
+  revoking the key invalidates its tokens, and a copy of the database alone cannot
+  mint one.
 
 Errors use BSG's Laravel-style envelope ``{"message": ..., "errors": ...}``:
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import time
 from collections.abc import Iterator, Mapping
@@ -46,6 +48,7 @@ from sqlalchemy import Row
 
 from clarion.config import Settings
 from clarion.dialects.timestamps import zone
+from clarion.server_secret import load_secret
 from clarion.services import accounts
 from clarion.services.errors import (
     Conflict,
@@ -117,7 +120,22 @@ def local_time(moment: datetime | None, tz: tzinfo) -> str | None:
 # --- auth ----------------------------------------------------------------------------
 
 
-def issue_token(key_id: int, key_hash: str, *, now: datetime | None = None) -> str:
+def signing_key(secret: bytes, key_hash: str) -> str:
+    """A token's HMAC key: the server secret over the API key's stored hash, so the
+    database alone (which holds the hash) cannot mint tokens."""
+    return hmac.new(secret, key_hash.encode(), hashlib.sha256).hexdigest()
+
+
+def server_secret(request: Request) -> bytes:
+    state = request.app.state
+    found: bytes | None = getattr(state, "bsg_secret", None)
+    if found is None:
+        settings: Settings = state.settings
+        found = state.bsg_secret = load_secret(settings.web_secret, settings.data_dir)
+    return found
+
+
+def issue_token(key_id: int, key_hash: str, *, secret: bytes, now: datetime | None = None) -> str:
     issued = now or datetime.now(UTC)
     payload = {
         "id": key_id,
@@ -125,7 +143,7 @@ def issue_token(key_id: int, key_hash: str, *, now: datetime | None = None) -> s
         "exp": int((issued + TOKEN_LIFETIME).timestamp()),
         "roles": [],
     }
-    return jwt.encode(payload, key_hash, algorithm="HS256")
+    return jwt.encode(payload, signing_key(secret, key_hash), algorithm="HS256")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,10 +168,10 @@ async def authenticate(request: Request, db: Database) -> Caller:
     scheme, _, token = header.partition(" ")
     if scheme.rstrip(":").lower() != "bearer" or not token.strip():
         raise BsgError(401, "Unauthenticated.")
-    return await _from_token(db, token.strip())
+    return await _from_token(db, token.strip(), server_secret(request))
 
 
-async def _from_token(db: Database, token: str) -> Caller:
+async def _from_token(db: Database, token: str, secret: bytes) -> Caller:
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
         key_id = int(claims["id"])
@@ -164,7 +182,12 @@ async def _from_token(db: Database, token: str) -> Caller:
         raise BsgError(401, "Unauthenticated.")
     account, key_hash = found
     try:
-        jwt.decode(token, key_hash, algorithms=["HS256"], options={"require": ["exp", "id"]})
+        jwt.decode(
+            token,
+            signing_key(secret, key_hash),
+            algorithms=["HS256"],
+            options={"require": ["exp", "id"]},
+        )
     except jwt.PyJWTError:
         raise BsgError(401, "Unauthenticated.") from None
     return Caller(account, key_id, key_hash)
