@@ -34,6 +34,13 @@ CAMPAIGNS = 4
 RATE = 100  # msg/s per campaign: the run lasts long enough to be killed several times
 
 
+def report(request: pytest.FixtureRequest, line: str) -> None:
+    """Print the counts even under ``pytest -q`` (CI shows them)."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print(f"\n{line}", flush=True)
+
+
 def _opening(total: int) -> Decimal:
     return PRICE * total + Decimal("1.00")
 
@@ -56,7 +63,7 @@ async def test_three_workers_killed_at_random_on_postgresql(
         verdict = await verify(db, account_id, ids, ledger_path, _opening(per * CAMPAIGNS))
     finally:
         await db.dispose()
-    print(f"\nchaos (PostgreSQL, 3 workers, {fleet.kills} kills): {verdict.line()}")
+    report(request, f"chaos (PostgreSQL, 3 workers, {fleet.kills} kills): {verdict.line()}")
     assert fleet.kills >= 3
     assert verdict.messages == per * CAMPAIGNS
     assert (verdict.duplicates, verdict.lost) == (0, 0)
@@ -64,7 +71,9 @@ async def test_three_workers_killed_at_random_on_postgresql(
     assert verdict.statuses == {"DELIVERED": verdict.messages}
 
 
-async def test_sqlite_server_killed_and_restarted(tmp_path: Path) -> None:
+async def test_sqlite_server_killed_and_restarted(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     path = tmp_path / "clarion.db"
     url = f"sqlite:///{path}"
     upgrade(url)
@@ -87,7 +96,7 @@ async def test_sqlite_server_killed_and_restarted(tmp_path: Path) -> None:
         verdict = await verify(db, account_id, ids, ledger_path, _opening(per * CAMPAIGNS))
     finally:
         await db.dispose()
-    print(f"\nchaos (SQLite, serve, {fleet.kills} kills): {verdict.line()}")
+    report(request, f"chaos (SQLite, serve, {fleet.kills} kills): {verdict.line()}")
     assert fleet.kills >= 3
     assert (verdict.duplicates, verdict.lost) == (0, 0)
     assert verdict.submissions == verdict.messages == per * CAMPAIGNS
@@ -155,7 +164,9 @@ def private_cluster() -> Iterator[Cluster]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-async def test_database_outage_mid_campaign(private_cluster: Cluster, tmp_path: Path) -> None:
+async def test_database_outage_mid_campaign(
+    request: pytest.FixtureRequest, private_cluster: Cluster, tmp_path: Path
+) -> None:
     url = private_cluster.url
     upgrade(url)
     db = Database(url)
@@ -184,7 +195,7 @@ async def test_database_outage_mid_campaign(private_cluster: Cluster, tmp_path: 
     finally:
         await db.dispose()
     logs = fleet.logs()
-    print(f"\noutage ({OUTAGE_SECONDS:.0f} s, 2 workers): {verdict.line()}")
+    report(request, f"outage ({OUTAGE_SECONDS:.0f} s, 2 workers): {verdict.line()}")
     assert "retrying in" in logs and "recovered after" in logs, logs[-3000:]
     assert (verdict.duplicates, verdict.lost) == (0, 0)
     assert verdict.statuses == {"DELIVERED": per * 2}
