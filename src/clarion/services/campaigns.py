@@ -53,6 +53,7 @@ from clarion.services.errors import (
     InsufficientFunds,
     InvalidInput,
     NotFound,
+    ServiceError,
     TransitionConflict,
 )
 from clarion.store import accounts as account_store
@@ -790,6 +791,56 @@ async def start(
             values = {"started_at": now, "expires_at": _expiry(row, now)}
         await _apply(conn, row, action, now, values, reported="start")
         return await _reloaded(conn, campaign_id)
+
+
+async def launch(
+    db: Database,
+    *,
+    account_id: int,
+    spec: CampaignSpec,
+    entries: Sequence[RecipientInput],
+    limit: int,
+    default_channel: str,
+    price_per_segment: Decimal,
+    rcs_channel: str = "sim_rcs",
+    moderation_patterns: Sequence[str] = (),
+    require_funds: bool = False,
+) -> tuple[Row[Any], list[RecipientResult]]:
+    """Create, fill and start in one request (BSG's send). Recipients that cannot be
+    sent to are left out; with none left, or (``require_funds``) a balance short of the
+    campaign's price, or any other failure, nothing remains: the campaign is deleted."""
+    row = await create(
+        db,
+        account_id=account_id,
+        spec=spec,
+        default_channel=default_channel,
+        price_per_segment=price_per_segment,
+        rcs_channel=rcs_channel,
+    )
+    try:
+        results = await add_recipients(
+            db, account_id=account_id, campaign_id=row.id, entries=entries, limit=limit
+        )
+        if not any(r.code == recipients.ResultCode.OK for r in results):
+            raise InvalidInput(
+                "None of the phone numbers can receive this message.", field="phones"
+            )
+        if require_funds:
+            cost = (await stats(db, account_id=account_id, campaign_id=row.id)).estimated_cost
+            async with db.read() as conn:
+                balance = await account_store.balance(conn, account_id)
+            if balance < cost:
+                raise InsufficientFunds(f"balance {balance} does not cover {cost}")
+        started = await start(
+            db,
+            account_id=account_id,
+            campaign_id=row.id,
+            moderation_patterns=moderation_patterns,
+        )
+    except ServiceError:
+        await delete(db, account_id=account_id, campaign_id=row.id)
+        raise
+    return started, results
 
 
 async def activate_due(db: Database) -> int:

@@ -230,56 +230,32 @@ async def _launch(
     *,
     add_to_contact_book: bool,
 ) -> tuple[Row[Any], list[service.RecipientResult]]:
-    """Create, fill and start; a request that leaves nothing to send changes nothing."""
+    """services.campaigns.launch, then BSG's ``add_to_contact_book``."""
     account = caller.account
-    row = await service.create(
+    started, results = await service.launch(
         db,
         account_id=account.id,
         spec=spec,
+        entries=entries,
+        limit=MAX_PHONES,
         default_channel=settings.default_channel,
         price_per_segment=settings.price_per_segment,
         rcs_channel=settings.rcs_channel,
+        moderation_patterns=settings.moderation_patterns,
+        require_funds=spec.type == "single",  # sent "provided the client has enough funds"
     )
-    try:
-        results = await service.add_recipients(
-            db, account_id=account.id, campaign_id=row.id, entries=entries, limit=MAX_PHONES
-        )
-        accepted = [r for r in results if r.code == ResultCode.OK]
-        if not accepted:
-            raise wire.invalid("phones", "None of the phone numbers can receive this message.")
-        if spec.type == "single":
-            await _check_funds(db, caller, row.id)
-        started = await service.start(
-            db,
-            account_id=account.id,
-            campaign_id=row.id,
-            moderation_patterns=settings.moderation_patterns,
-        )
-    except (BsgError, ServiceError):
-        await service.delete(db, account_id=account.id, campaign_id=row.id)
-        raise
     if add_to_contact_book:
         # The campaign is started: a failure here must not turn the request into an
         # error a client would retry (and so send twice).
         try:
             await contacts.add_numbers(
-                db, account_id=account.id, phones=[r.e164 for r in accepted if r.e164]
+                db,
+                account_id=account.id,
+                phones=[r.e164 for r in results if r.code == ResultCode.OK and r.e164],
             )
         except Exception:
             log.exception("could not add recipients to the contact book", extra={"action": "bsg"})
     return started, results
-
-
-async def _check_funds(db: Database, caller: Caller, campaign_id: int) -> None:
-    """A single message is sent only "provided that the client has enough funds"."""
-    stats = await service.stats(db, account_id=caller.account.id, campaign_id=campaign_id)
-    account = await _account(db, caller.account.id)
-    if account.balance < stats.estimated_cost:
-        raise BsgError(422, "Not enough funds", [])
-
-
-async def _account(db: Database, account_id: int) -> Row[Any]:
-    return await accounts.get(db, account_id)
 
 
 def _entries(phones: Sequence[Phone]) -> list[service.RecipientInput]:
