@@ -10,25 +10,26 @@ import csv
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from pydantic import BaseModel, Field
 
 from clarion.api import problems
 from clarion.api.deps import DB, Account
-from clarion.api.models import PHONE_MAX
+from clarion.api.models import PHONE_MAX, Strict, reject_nul
 from clarion.services import contacts as contact_service
 from clarion.services import stoplists as stoplist_service
 from clarion.services.errors import InvalidInput
 
-router = APIRouter(prefix="/v1", tags=["address book"], responses=problems.RESPONSES)
+router = APIRouter(
+    prefix="/v1",
+    tags=["address book"],
+    responses=problems.RESPONSES,
+    dependencies=[Depends(reject_nul)],
+)
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 TEXT_TYPES = ("text/plain", "text/csv")
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 # -- stop-list ---------------------------------------------------------------------

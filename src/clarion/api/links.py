@@ -12,17 +12,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from starlette.convertors import Convertor, register_url_convertor
 
 from clarion.api import problems
 from clarion.api.deps import DB, Account, Config
+from clarion.api.models import Strict, reject_nul
 from clarion.services import links as service
 from clarion.services.errors import InvalidInput, NotFound
 
-router = APIRouter(prefix="/v1", tags=["links"], responses=problems.RESPONSES)
+router = APIRouter(
+    prefix="/v1",
+    tags=["links"],
+    responses=problems.RESPONSES,
+    dependencies=[Depends(reject_nul)],
+)
 
 LinkId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Link id")]
 NO_STORE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
@@ -32,10 +38,6 @@ NOT_FOUND_PAGE = """<!doctype html><html><head><meta charset="utf-8">
 <body style="font-family:sans-serif;max-width:30em;margin:3em auto;padding:0 1em">
 <h1>Link not found</h1><p>This short link does not exist, has been switched off or has
 expired.</p></body></html>"""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 FullLink = Annotated[str, Field(min_length=1, max_length=4 * service.MAX_FULL_LINK)]

@@ -6,7 +6,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from clarion.domain.text import NUL_MESSAGE, nul_path
 
 PHONE_MAX = 64
 INT64_MAX = 2**63 - 1
@@ -15,7 +19,27 @@ RowId = Annotated[int, Field(ge=-INT64_MAX, le=INT64_MAX)]
 
 
 class Strict(BaseModel):
+    """A request body: unknown fields and NUL characters in any text are 422s."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if not isinstance(value, BaseModel) and nul_path(value) is not None:
+            raise ValueError(NUL_MESSAGE)
+        return value
+
+
+def reject_nul(request: Request) -> None:
+    """A router dependency: a query or path parameter holding NUL is a 422 (a body is
+    checked by :class:`Strict`)."""
+    for where, params in (("query", request.query_params), ("path", request.path_params)):
+        for name, value in params.items():
+            if nul_path(name) is not None or nul_path(value) is not None:
+                raise RequestValidationError(
+                    [{"loc": (where, name), "msg": NUL_MESSAGE, "type": "value_error"}]
+                )
 
 
 class FallbackIn(Strict):

@@ -12,16 +12,22 @@ import csv
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from clarion.api import problems
 from clarion.api.deps import DB, Account
+from clarion.api.models import reject_nul
 from clarion.services import pricing as service
 from clarion.services.errors import InvalidInput
 
-router = APIRouter(prefix="/v1", tags=["prices"], responses=problems.RESPONSES)
+router = APIRouter(
+    prefix="/v1",
+    tags=["prices"],
+    responses=problems.RESPONSES,
+    dependencies=[Depends(reject_nul)],
+)
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 TEXT_TYPES = ("text/csv", "text/plain")

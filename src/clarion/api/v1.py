@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Response, UploadFile
 from fastapi.responses import PlainTextResponse
 
 from clarion.api import models, problems, uploads
@@ -20,7 +20,12 @@ from clarion.services import campaigns as service
 from clarion.services import imports
 from clarion.services.errors import InvalidInput
 
-router = APIRouter(prefix="/v1", tags=["v1"], responses=problems.RESPONSES)
+router = APIRouter(
+    prefix="/v1",
+    tags=["v1"],
+    responses=problems.RESPONSES,
+    dependencies=[Depends(models.reject_nul)],
+)
 
 CampaignId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Campaign id")]
 

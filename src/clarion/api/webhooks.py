@@ -8,16 +8,22 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Path, Query, Response
+from pydantic import BaseModel, Field
 
 from clarion.api import problems
 from clarion.api.deps import DB, Account, Config
+from clarion.api.models import Strict, reject_nul
 from clarion.services import accounts, inbound
 from clarion.services import webhooks as service
 from clarion.services.errors import InvalidInput
 
-router = APIRouter(prefix="/v1", tags=["webhooks"], responses=problems.RESPONSES)
+router = APIRouter(
+    prefix="/v1",
+    tags=["webhooks"],
+    responses=problems.RESPONSES,
+    dependencies=[Depends(reject_nul)],
+)
 
 EventType = Literal[
     "message.status_changed",
@@ -29,18 +35,14 @@ EventType = Literal[
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-class EndpointIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class EndpointIn(Strict):
     url: Annotated[str, Field(min_length=1, max_length=2000)]
     events: Annotated[list[EventType], Field(min_length=1, max_length=len(service.EVENT_TYPES))]
     description: Annotated[str, Field(max_length=255)] = ""
     active: bool = True
 
 
-class EndpointPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class EndpointPatch(Strict):
     url: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
     events: (
         Annotated[list[EventType], Field(min_length=1, max_length=len(service.EVENT_TYPES))] | None
@@ -91,9 +93,7 @@ class DeliveryPage(BaseModel):
     offset: int
 
 
-class AccountPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AccountPatch(Strict):
     low_balance: Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=6)] | None = Field(
         description="balance.low is emitted when a debit takes the balance below this; "
         "null turns it off"

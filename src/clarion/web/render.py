@@ -21,8 +21,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy import Row
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clarion.config import Settings
+from clarion.domain.text import NUL_MESSAGE, nul_path
 from clarion.services.errors import (
     Conflict,
     InsufficientFunds,
@@ -182,6 +184,26 @@ def error_page(request: Request, status: int, title: str, message: str) -> Respo
     )
 
 
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def _nul_field(request: Request) -> str | None:
+    """The name of a query, path or form field holding NUL (text never does), or None."""
+    fields: list[tuple[str, object]] = [
+        *request.query_params.multi_items(),
+        *request.path_params.items(),
+    ]
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if request.method == "POST" and media in _FORMS:
+        # FastAPI reads the same cached form afterwards; a malformed body raises
+        # Starlette's HTTPException(400) here, answered by the caller.
+        fields += (await request.form()).multi_items()
+    for name, value in fields:
+        if nul_path(name) is not None or nul_path(value) is not None:
+            return name.replace("\x00", "") or "field"
+    return None
+
+
 class WebRoute(APIRoute):
     """An APIRoute whose failures become dashboard pages, not problem+json."""
 
@@ -189,6 +211,12 @@ class WebRoute(APIRoute):
         original = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
+            try:
+                where = await _nul_field(request)
+            except StarletteHTTPException as exc:
+                return error_page(request, exc.status_code, "Invalid request", str(exc.detail))
+            if where is not None:
+                return error_page(request, 422, "Invalid request", f"{where}: {NUL_MESSAGE}")
             try:
                 return await original(request)
             except SignInRequired:

@@ -46,7 +46,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from sqlalchemy import Row
 
 from clarion.clock import utcnow
@@ -56,6 +63,7 @@ from clarion.dialects.bsg.wire import BsgError, Caller
 from clarion.domain import rcs as rcs_content
 from clarion.domain.lifecycle import dialect_status
 from clarion.domain.recipients import ResultCode
+from clarion.domain.text import NUL_MESSAGE, nul_path
 from clarion.services import accounts, contacts
 from clarion.services import campaigns as service
 from clarion.services.errors import ServiceError
@@ -81,6 +89,13 @@ Number = Annotated[str, BeforeValidator(_digits), Field(pattern=r"^[0-9]{9,15}$"
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=False)
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if not isinstance(value, BaseModel) and nul_path(value) is not None:
+            raise ValueError(NUL_MESSAGE)
+        return value
 
 
 class Phone(_In):

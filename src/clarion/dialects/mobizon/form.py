@@ -157,3 +157,9 @@ def items(value: Any) -> list[Any]:
         parts = value.replace("\r\n", "\n").replace("\r", "\n").replace("\n", ",").split(",")
         return [part.strip() for part in parts if part.strip()]
     return [value]
+
+
+def bracket_name(path: str) -> str:
+    """The PHP name of a dotted path: ``data.0.name`` is ``data[0][name]``."""
+    head, *rest = path.split(".")
+    return head + "".join(f"[{part}]" for part in rest)

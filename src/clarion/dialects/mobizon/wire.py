@@ -46,6 +46,7 @@ from starlette.exceptions import HTTPException
 from clarion.clock import utcnow
 from clarion.config import Settings
 from clarion.dialects.mobizon import form, values
+from clarion.domain.text import NUL_MESSAGE, nul_path
 from clarion.services import accounts
 from clarion.services.errors import (
     Conflict,
@@ -262,6 +263,10 @@ async def _answer(request: Request, module: str, method: str) -> JSONResponse:
     account = await accounts.authenticate(db, key) if isinstance(key, str) and key else None
     if account is None:
         raise MobizonError(AUTH_FAILED, "API key is missing or invalid")
+    where = nul_path(params)
+    if where is not None:
+        name = form.bracket_name(where)
+        raise MobizonError(VALIDATION, f"{name} {NUL_MESSAGE}", {name: NUL_MESSAGE})
     context = Context(
         db=db,
         settings=request.app.state.settings,
