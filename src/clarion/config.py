@@ -80,6 +80,24 @@ class Settings(BaseSettings):
         "in memory.",
     )
     rcs_channel: str = Field("sim_rcs", description="Channel used for new RCS campaigns.")
+    voice_channel: str = Field("sim_voice", description="Channel used for new voice campaigns.")
+    price_per_minute: Decimal = Field(
+        Decimal("0.02"),
+        description="Flat price of a voice call per started minute when no price rule matches.",
+    )
+    voice_timezone: str = Field(
+        "",
+        description="Time zone of voice campaigns' calling windows when a campaign names "
+        "none; empty: the account's zone.",
+    )
+    sim_voice_answer: float = Field(
+        0.3, description="Share of simulated calls a person answers (the rest: busy, ...)."
+    )
+    sim_voice_speed: float = Field(
+        1.0,
+        description="Simulated call times are divided by this (60: a minute of ringing and "
+        "talk takes a second); for demos.",
+    )
     sim_rcs_capable_share: float = Field(
         0.7, description="Share of numbers the simulated RCS carrier can reach (fixed per number)."
     )

@@ -40,6 +40,10 @@ MAX_DELAY = 3600.0
 
 
 def body_of(row: Row[Any]) -> bytes:
+    """The event envelope; a voice campaign's own callback endpoint gets the bare
+    payload (the CDR object), as autocall's ``callback_url`` expects."""
+    if row.endpoint_campaign_id is not None:
+        return json.dumps(row.payload, separators=(",", ":"), sort_keys=True).encode()
     created: datetime = row.event_created_at
     document = {
         "id": row.event_id,

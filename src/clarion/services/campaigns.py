@@ -64,6 +64,19 @@ from clarion.store import stoplist
 from clarion.store.db import Database
 
 CHANNELS = ("sms", "rcs", "voice")
+
+# Voice campaigns take numbers in these states (services/voice.py).
+VOICE_OPEN = frozenset(
+    {
+        CampaignStatus.DRAFT,
+        CampaignStatus.QUEUED,
+        CampaignStatus.SCHEDULED,
+        CampaignStatus.RUNNING,
+        CampaignStatus.PAUSED,
+        CampaignStatus.SENT,
+        CampaignStatus.DONE,
+    }
+)
 SENDING_CHANNELS = ("sms", "rcs")  # voice campaigns come with the call engine
 TYPES = ("single", "mass", "template")
 MAX_TEXT = 2000
@@ -487,15 +500,40 @@ async def add_recipients(
         )
     if not entries:
         raise InvalidInput("recipients must not be empty", field="recipients")
+    return await _add_retrying(
+        db, account_id, campaign_id, entries, replace, placeholders_flag, voice=False
+    )
+
+
+async def _add_retrying(
+    db: Database,
+    account_id: int,
+    campaign_id: int,
+    entries: Sequence[RecipientInput],
+    replace: bool,
+    placeholders_flag: int | None,
+    *,
+    voice: bool,
+) -> list[RecipientResult]:
     for attempt in range(3):
         try:
             return await _add_recipients(
-                db, account_id, campaign_id, entries, replace, placeholders_flag
+                db, account_id, campaign_id, entries, replace, placeholders_flag, voice=voice
             )
         except IntegrityError:  # a concurrent request added the same phone
             if attempt == 2:
                 raise Conflict("recipients changed concurrently; retry the request") from None
     raise AssertionError("unreachable")
+
+
+async def add_voice_recipients(
+    db: Database, *, account_id: int, campaign_id: int, entries: Sequence[RecipientInput]
+) -> list[RecipientResult]:
+    """Add numbers to a voice campaign in any status of ``VOICE_OPEN`` (see
+    services/voice.py); a SENT or DONE campaign goes back to RUNNING to call them."""
+    if not entries:
+        raise InvalidInput("recipients must not be empty", field="recipients")
+    return await _add_retrying(db, account_id, campaign_id, entries, False, None, voice=True)
 
 
 async def cards_as_recipients(
@@ -575,13 +613,23 @@ async def _add_recipients(
     entries: Sequence[RecipientInput],
     replace: bool,
     placeholders_flag: int | None,
+    *,
+    voice: bool = False,
 ) -> list[RecipientResult]:
     now = utcnow()
     async with db.begin() as conn:
         campaign = await store.get(conn, campaign_id, account_id=account_id)
         if campaign is None:
             raise NotFound(f"campaign {campaign_id} not found")
-        if campaign.status not in EDITABLE_CAMPAIGN_STATUSES:
+        if voice and campaign.channel != "voice":
+            raise NotFound(f"voice campaign {campaign_id} not found")
+        if voice:
+            if campaign.status not in VOICE_OPEN:
+                raise Conflict(
+                    f"campaign {campaign_id} is {campaign.status}; numbers cannot be added"
+                )
+            await store.lock(conn, campaign_id)
+        elif campaign.status not in EDITABLE_CAMPAIGN_STATUSES:
             raise Conflict(
                 f"campaign {campaign_id} is {campaign.status}; recipients can only be "
                 "added to a DRAFT"
@@ -622,6 +670,8 @@ async def _add_recipients(
             if already + len(fresh) > 1:
                 raise Conflict("a single campaign takes exactly one recipient")
         base_segments = unit_segments(campaign)
+        # A call holds its maximum minutes: the per-minute price (one unit) x minutes.
+        minutes = _voice_minutes(campaign) if campaign.channel == "voice" else 0
         price_per_segment: Decimal = campaign.price_per_segment
         prices = await pricing.table_for(
             conn, account_id=account_id, channel=campaign.channel, currency=account.currency
@@ -667,9 +717,10 @@ async def _add_recipients(
                     "price": prices.price(
                         country=phone.country,
                         operator=phone.operator,
-                        segments=segments,
+                        segments=1 if minutes else segments,
                         per_segment=price_per_segment,
-                    ),
+                    )
+                    * (minutes or 1),
                 }
             )
         message_ids = await message_store.insert_new(
@@ -683,13 +734,32 @@ async def _add_recipients(
         await store.add_rejected(
             conn, campaign_id=campaign_id, count=len(results) - len(message_ids)
         )
+        if voice and message_ids and campaign.status in (CampaignStatus.SENT, CampaignStatus.DONE):
+            await store.transition(
+                conn,
+                campaign_id=campaign_id,
+                transition=CAMPAIGN_TRANSITIONS["retry"],
+                now=now,
+                account_id=account_id,
+                detail=f"{len(message_ids)} numbers added",
+            )
     return results
 
 
 def unit_segments(campaign: Row[Any]) -> int:
-    """Billing units of one message of a mass campaign: SMS segments of its text, or 1
-    for an RCS message (priced per message)."""
+    """Billing units of one message of a mass campaign: SMS segments of its text, 1
+    for an RCS message (priced per message), the minutes a call holds for voice."""
+    if campaign.channel == "voice":
+        return _voice_minutes(campaign)
     return 1 if campaign.channel == "rcs" else encoding.segments(campaign.text)
+
+
+def _voice_minutes(campaign: Row[Any]) -> int:
+    """Minutes one call of a voice campaign holds (``max_call_minutes``): its price is
+    the per-minute price times these, charged when the call is placed; the unused
+    minutes are refunded with the call's CDR."""
+    voice = (campaign.settings or {}).get("voice") or {}
+    return int(voice.get("max_call_minutes") or 5)
 
 
 def _conflict(action: str, campaign_id: int, current: str) -> TransitionConflict:

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.lifecycle import CampaignStatus, MessageStatus, Transition
 from clarion.store import events, statements
-from clarion.store.schema import accounts, audit_events, campaign_counters, campaigns
+from clarion.store.schema import accounts, audit_events, campaign_counters, campaigns, messages
 from clarion.store.types import Money
 
 SORTABLE = {
@@ -288,6 +288,26 @@ async def delete_campaign(
         )
     result = await conn.execute(delete(campaigns).where(*where))
     return result.rowcount == 1
+
+
+async def set_fields(conn: AsyncConnection, campaign_id: int, values: dict[str, Any]) -> None:
+    """Change fields whatever the status (voice settings apply to later calls)."""
+    await conn.execute(update(campaigns).where(campaigns.c.id == campaign_id).values(**values))
+
+
+async def delete_any(conn: AsyncConnection, campaign_id: int) -> None:
+    """Delete a campaign with everything it owns (the caller checked it may go)."""
+    await conn.execute(delete(campaigns).where(campaigns.c.id == campaign_id))
+
+
+async def status_counts(conn: AsyncConnection, campaign_id: int) -> dict[str, int]:
+    """Messages per status, counted over the rows (not the counters)."""
+    result = await conn.execute(
+        select(messages.c.status, func.count())
+        .where(messages.c.campaign_id == campaign_id)
+        .group_by(messages.c.status)
+    )
+    return {str(s): int(n) for s, n in result.all()}
 
 
 async def lock(conn: AsyncConnection, campaign_id: int) -> None:

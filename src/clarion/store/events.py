@@ -11,7 +11,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.store import binds
@@ -24,6 +36,8 @@ EVENT_TYPES = (
     "mo.received",
     "task.finished",
     "balance.low",
+    "call.cdr",
+    "call.answered",
 )
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -91,13 +105,31 @@ async def subscriptions(conn: AsyncConnection) -> set[tuple[int, str]]:
     return {(int(a), str(t)) for a, types in result for t in types or []}
 
 
-async def _subscribers(conn: AsyncConnection, account_id: int, event_type: str) -> list[int]:
+async def _subscribers(
+    conn: AsyncConnection, account_id: int, event_type: str, campaign_id: int | None = None
+) -> list[int]:
+    """Active endpoints of the account subscribed to ``event_type``: account-wide ones,
+    and those scoped to ``campaign_id`` (a voice campaign's callback URLs)."""
+    scope: ColumnElement[bool] = webhook_endpoints.c.campaign_id.is_(None)
+    if campaign_id is not None:
+        scope = or_(scope, webhook_endpoints.c.campaign_id == campaign_id)
     result = await conn.execute(
         select(webhook_endpoints.c.id, webhook_endpoints.c.events).where(
-            webhook_endpoints.c.account_id == account_id, webhook_endpoints.c.active.is_(True)
+            webhook_endpoints.c.account_id == account_id,
+            webhook_endpoints.c.active.is_(True),
+            scope,
         )
     )
     return [int(i) for i, types in result if event_type in (types or [])]
+
+
+async def campaign_endpoints(conn: AsyncConnection, *, campaign_id: int) -> Sequence[Row[Any]]:
+    result = await conn.execute(
+        select(webhook_endpoints)
+        .where(webhook_endpoints.c.campaign_id == campaign_id)
+        .order_by(webhook_endpoints.c.id)
+    )
+    return result.all()
 
 
 # --- emitting ----------------------------------------------------------------------
@@ -129,9 +161,11 @@ async def emit(
     event_type: str,
     payload: Mapping[str, Any],
     now: datetime,
+    campaign_id: int | None = None,
 ) -> int | None:
-    """Write one event (and its deliveries) if anyone subscribes; returns its id."""
-    subscribers = await _subscribers(conn, account_id, event_type)
+    """Write one event (and its deliveries) if anyone subscribes; returns its id. With
+    ``campaign_id`` the campaign's own endpoints are subscribers too."""
+    subscribers = await _subscribers(conn, account_id, event_type, campaign_id)
     if not subscribers:
         return None
     result = await conn.execute(
@@ -233,6 +267,7 @@ async def claim_due(
             webhook_endpoints.c.url,
             webhook_endpoints.c.secret,
             webhook_endpoints.c.active,
+            webhook_endpoints.c.campaign_id.label("endpoint_campaign_id"),
             events.c.type,
             events.c.payload,
             events.c.created_at.label("event_created_at"),

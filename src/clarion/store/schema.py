@@ -54,6 +54,10 @@ accounts = Table(
     Column("rate_limit", Integer, nullable=True),
     Column("rate_tokens", Float, nullable=False, server_default="0"),
     Column("rate_at", UtcDateTime, nullable=True),
+    # Voice dialects: wolkvox's daily request quota is licences x 1000; iSales addresses
+    # an account as its VDN (1-9999; NULL = the account id when that is in range).
+    Column("licences", Integer, nullable=False, server_default="10"),
+    Column("vdn_id", Integer, nullable=True, unique=True),
     Column("created_at", UtcDateTime, nullable=False),
 )
 
@@ -103,7 +107,11 @@ campaigns = Table(
     # An RCS campaign's SMS fallback lives in an internal child campaign (channel sms)
     # whose ``parent_id`` is the RCS campaign; NULL for every campaign a user sees.
     Column("parent_id", BigId, nullable=True),
+    # A dialect's own id for the campaign ("autocall:<uuid>", "isales:<vdn>:<n>"), or
+    # NULL: unique per account.
+    Column("external_id", String(80), nullable=True),
     Index(None, "account_id", "id"),
+    Index(None, "account_id", "external_id", unique=True),
     Index(None, "status"),
     Index(None, "parent_id"),
 )
@@ -131,6 +139,8 @@ messages = Table(
     Column("status_updated_at", UtcDateTime, nullable=True),
     # A fallback message: the id of the (RCS) message it stands in for.
     Column("origin_id", BigId, nullable=True),
+    # Voice: a NEW message waiting for its recall is not dialled before this.
+    Column("not_before", UtcDateTime, nullable=True),
     UniqueConstraint("campaign_id", "phone"),
     Index(None, "campaign_id", "status", "id"),
     Index(None, "channel_ref"),
@@ -348,6 +358,9 @@ webhook_endpoints = Table(
     Column("description", String(255), nullable=False, server_default=""),
     Column("active", Boolean, nullable=False, server_default="1"),
     Column("created_at", UtcDateTime, nullable=False),
+    # A voice campaign's callback_url / answer_callback_url: only that campaign's
+    # events, posted as the bare payload (the CDR); NULL = an account-wide endpoint.
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=True),
     Index(None, "account_id", "id"),
 )
 
@@ -421,4 +434,39 @@ campaign_leases = Table(
     Column("owner", String(64), nullable=False),
     Column("until", UtcDateTime, nullable=False),
     Index(None, "owner"),
+)
+
+
+# One row per call attempt of a voice message: its outcome and CDR. (message_id,
+# attempt) is unique, so a report applied twice records nothing the second time.
+call_attempts = Table(
+    "call_attempts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("message_id", ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("campaign_id", BigId, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("phone", String(20), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("answered_at", UtcDateTime, nullable=True),
+    Column("ended_at", UtcDateTime, nullable=False),
+    Column("duration", Integer, nullable=False),  # s, start to end
+    Column("billsec", Integer, nullable=False),  # s, answer to end
+    Column("cost", Money, nullable=False, server_default="0"),
+    Column("hangup_cause", String(64), nullable=False, server_default=""),
+    Column("channel_ref", String(100), nullable=True),
+    Column("agent", String(64), nullable=True),
+    Column("abandoned", Boolean, nullable=False, server_default="0"),
+    UniqueConstraint("message_id", "attempt"),
+    Index(None, "campaign_id", "id"),
+)
+
+# Requests counted per key and UTC day (wolkvox: licences x 1000 per token per day).
+api_quota = Table(
+    "api_quota",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("used", Integer, nullable=False, server_default="0"),
 )
