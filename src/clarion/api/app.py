@@ -17,7 +17,7 @@ from clarion import __version__, web
 from clarion.api import addressbook, limits, links, prices, problems, v1, webhooks
 from clarion.api import metrics as api_metrics
 from clarion.config import Settings
-from clarion.dialects import bsg, mobizon
+from clarion.dialects import autocall, bsg, isales, mobizon, wolkvox
 from clarion.dispatch.engine import Dispatcher, build_dispatcher
 from clarion.store.db import Database
 
@@ -68,6 +68,9 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(mobizon.router)
     app.include_router(bsg.router)
+    app.include_router(autocall.router)
+    app.include_router(wolkvox.router)
+    app.include_router(isales.router)
     app.include_router(links.router)
 
     @app.get("/healthz", tags=["ops"])
