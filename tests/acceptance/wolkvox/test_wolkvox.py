@@ -908,3 +908,26 @@ async def test_another_accounts_campaign_is_invisible(
 
     assert await status_of(db, tenant.id, cid) == ("DRAFT", None)
     assert (await voice.stats(db, account_id=tenant.id, campaign_id=cid)).recipients == 2
+
+
+async def test_an_oversized_streamed_body_gets_the_wolkvox_envelope(
+    api: Api, db: Database, settings: Settings, tenant: Tenant
+) -> None:
+    cid = await new_campaign(db, settings, tenant.id)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"["
+        for _ in range(33):  # 33 MiB, no Content-Length: counted as it arrives
+            yield b" " * (1024 * 1024)
+        yield b"]"
+
+    r = await api.client.post(
+        f"/api/v2/campaign.php?api=add_record&type_campaign=predictive&campaign_id={cid}",
+        content=chunks(),
+        headers={"wolkvox-token": api.key, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 413
+    body = r.json()
+    assert (body["code"], body["error"]) == (413, "PAYLOAD TOO LARGE")
+    assert body["msg"].startswith("THE REQUEST BODY IS LARGER THAN ")
+    assert (await voice.stats(db, account_id=tenant.id, campaign_id=cid)).recipients == 0

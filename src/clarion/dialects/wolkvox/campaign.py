@@ -53,6 +53,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import Row
+from starlette.exceptions import HTTPException
 
 from clarion.config import Settings
 from clarion.dialects.wolkvox import wire
@@ -470,6 +471,10 @@ async def serve(request: Request, table: Mapping[str, tuple[str, Handler]]) -> R
         return exc.response()
     except ServiceError as exc:
         return wire.from_service(exc).response()
+    except HTTPException as exc:
+        if exc.status_code != 413:  # the body-limit middleware cut a chunked body
+            raise
+        return WolkvoxError(413, str(exc.detail).upper()).response()
 
 
 @router.api_route("/api/v2/campaign.php", methods=METHODS)

@@ -56,7 +56,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Row
 
 from clarion.clock import utcnow
@@ -290,6 +290,14 @@ async def json_body(request: Request) -> Any:
         raise bad("THE REQUEST BODY MUST BE VALID JSON") from None
 
 
-def too_large(limit: int) -> Response:
-    """The answer to a body over ``limit`` bytes (for the app's body-limit middleware)."""
-    return WolkvoxError(413, f"THE REQUEST BODY IS LARGER THAN {limit:,} BYTES").response()
+def too_large(limit: int) -> JSONResponse:
+    """The answer to a body over ``limit`` bytes, for the app's body-limit middleware
+    (``api/limits.py`` rules take a ``Callable[[int], JSONResponse]``)."""
+    return JSONResponse(
+        {
+            "code": 413,
+            "error": REASONS[413],
+            "msg": f"THE REQUEST BODY IS LARGER THAN {limit:,} BYTES",
+        },
+        status_code=413,
+    )
