@@ -22,6 +22,7 @@ from clarion.api.app import create_app
 from clarion.config import Settings
 from clarion.dialects.wolkvox import wire
 from clarion.dialects.wolkvox.wire import Limits
+from clarion.domain.lifecycle import PauseReason
 from clarion.domain.voice.config import VoiceConfig
 from clarion.services import accounts, voice
 from clarion.services import campaigns as campaign_service
@@ -223,6 +224,40 @@ async def test_states_that_cannot_start_or_stop(
     r = await api.call("PUT", "stop", type_campaign="predictive", campaign_id=cid)
     assert r.status_code == 202
     assert await status_of(db, tenant.id, cid) == ("STOPPED", None)
+
+
+async def test_a_campaign_waiting_for_its_window_is_started_and_stop_holds_it(
+    api: Api, db: Database, settings: Settings, tenant: Tenant
+) -> None:
+    cid = await new_campaign(db, settings, tenant.id)
+    await voice.add_numbers(
+        db,
+        account_id=tenant.id,
+        campaign_id=cid,
+        entries=[campaign_service.RecipientInput(p) for p in phones(2)],
+    )
+    await api.call("PUT", "start", type_campaign="predictive", campaign_id=cid)
+    # The call engine pauses a campaign outside its calling hours and resumes it later.
+    await campaign_service.pause(
+        db, account_id=tenant.id, campaign_id=cid, reason=PauseReason.WINDOW
+    )
+
+    async def shown() -> str:
+        r = await api.call("GET", "status", type_campaign="predictive", campaign_id=cid)
+        return str(r.json()["data"][0]["status"])
+
+    assert await shown() == "Started"  # active, waiting for its hours
+    r = await api.call("PUT", "start", type_campaign="predictive", campaign_id=cid)
+    assert r.status_code == 202
+    assert await status_of(db, tenant.id, cid) == ("PAUSED", "window")
+
+    # stop makes it the user's pause, which the engine does not lift when hours open.
+    r = await api.call("PUT", "stop", type_campaign="predictive", campaign_id=cid)
+    assert r.json() == envelope(202, None, f"The {cid} campaign_id has been stopped successfully")
+    assert await status_of(db, tenant.id, cid) == ("PAUSED", "user")
+    assert await shown() == "Stopped"
+    await api.call("PUT", "start", type_campaign="predictive", campaign_id=cid)
+    assert await status_of(db, tenant.id, cid) == ("RUNNING", None)
 
 
 # --- status and list ----------------------------------------------------------------------

@@ -22,13 +22,17 @@ Choices where wolkvox's pages are silent (docs/dialects/wolkvox.md has the detai
   ``auto`` campaign, another channel, another account's campaign) is the same 404 as
   an id that does not exist. It never changes the campaign's dialer.
 * ``start`` of a DRAFT starts it, of a PAUSED one resumes it; of one already started
-  (RUNNING, QUEUED, SCHEDULED, MODERATION, SENT) it is a no-op answered 202. STOPPED,
-  DECLINED and DONE cannot be started (412); a DONE campaign calls again once records
-  are added to it.
+  (RUNNING, QUEUED, SCHEDULED, MODERATION, SENT, or PAUSED outside its calling window,
+  which the engine resumes when the window opens) it is a no-op answered 202.
+  STOPPED, DECLINED and DONE cannot be started (412); a DONE campaign calls again
+  once records are added to it.
 * ``stop`` pauses (the vendor: "allows you to pause a campaign"; a stopped wolkvox
-  campaign can be started again). Of a campaign already not calling (DRAFT, PAUSED,
-  STOPPED, DECLINED, DONE) it is a no-op answered 202; QUEUED, SCHEDULED, MODERATION
-  and SENT (its last calls under way) cannot be paused (412).
+  campaign can be started again). A campaign paused for its window becomes paused by
+  the user, so the engine does not resume it. Of a campaign already not calling
+  (DRAFT, PAUSED, STOPPED, DECLINED, DONE) it is a no-op answered 202; QUEUED,
+  SCHEDULED, MODERATION and SENT (its last calls under way) cannot be paused (412).
+* ``status`` / ``information.php``: ``Started`` for the lifecycle's ``start`` states
+  and for a campaign paused outside its calling window; ``Stopped`` otherwise.
 * ``add_record`` takes a JSON array of records (a single object is one record), each
   with wolkvox's fields (``customer_name`` ... ``opt1-12``, ``tel1-10``,
   ``tel_extra``, ``email``, ``recall_date``, ``recall_telephone``, ``agent_id``; others
@@ -45,6 +49,7 @@ Choices where wolkvox's pages are silent (docs/dialects/wolkvox.md has the detai
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -58,12 +63,12 @@ from starlette.exceptions import HTTPException
 from clarion.config import Settings
 from clarion.dialects.wolkvox import wire
 from clarion.dialects.wolkvox.wire import Caller, Limits, WolkvoxError
-from clarion.domain.lifecycle import CampaignStatus, dialect_status
+from clarion.domain.lifecycle import CampaignStatus, PauseReason, dialect_status
 from clarion.domain.recipients import ResultCode
 from clarion.domain.text import NUL
 from clarion.services import campaigns as campaign_service
 from clarion.services import voice
-from clarion.services.errors import NotFound, ServiceError
+from clarion.services.errors import NotFound, ServiceError, TransitionConflict
 from clarion.store.db import Database
 
 router = APIRouter(include_in_schema=False)
@@ -200,13 +205,12 @@ async def campaign_object(call: Call, row: Row[Any]) -> dict[str, str]:
     """wolkvox's campaign fields (information.php), all strings, with Clarion's counts."""
     config = voice.config_of(row)
     stats = await voice.stats(call.db, account_id=call.account_id, campaign_id=row.id)
-    state = dialect_status("wolkvox", CampaignStatus(row.status))
     return {
         "campaign_id": str(row.id),
         "campaign_name": row.name,
         "campaign_description": config.description,
         "type_campaign": config.dialer,
-        "status": "Started" if state == "start" else "Stopped",
+        "status": "Started" if _started(row) else "Stopped",
         "records": str(stats.recipients),
         "speed": str(config.concurrent_call),
         "dial_mode": f"phone1 - ring: {config.call_timeout}(sec)",
@@ -221,6 +225,13 @@ async def campaign_object(call: Call, row: Row[Any]) -> dict[str, str]:
     }
 
 
+def _started(row: Row[Any]) -> bool:
+    """wolkvox's ``Started``: calling, or waiting for its calling window to open."""
+    if row.status == CampaignStatus.PAUSED:
+        return bool(row.pause_reason == PauseReason.WINDOW)
+    return dialect_status("wolkvox", CampaignStatus(row.status)) == "start"
+
+
 async def start(call: Call) -> Response:
     kind = _type(call)
     row = await _campaign(call, kind)
@@ -232,17 +243,37 @@ async def start(call: Call) -> Response:
             campaign_id=row.id,
             moderation_patterns=call.settings.moderation_patterns,
         )
-    elif status == CampaignStatus.PAUSED:
+    elif status == CampaignStatus.PAUSED and row.pause_reason != PauseReason.WINDOW:
         await campaign_service.resume(call.db, account_id=call.account_id, campaign_id=row.id)
     elif status == CampaignStatus.DONE:
         raise WolkvoxError(
             412,
             f"THE CAMPAIGN_ID {row.id} HAS CALLED ALL ITS RECORDS; ADD RECORDS TO CALL AGAIN",
         )
-    elif status not in STARTED:
+    elif status not in STARTED and status != CampaignStatus.PAUSED:
         raise WolkvoxError(412, f"THE CAMPAIGN_ID {row.id} IS {status} AND CANNOT BE STARTED")
     log.info("wolkvox start", extra={"action": "wolkvox.start", "campaign_id": row.id})
     return wire.render(202, f"The {row.id} campaign_id has been started successfully")
+
+
+async def _hold(call: Call, row: Row[Any]) -> None:
+    """Turn a pause for the calling window into the user's pause, which the engine
+    does not lift when the window opens. There is no service for PAUSED(window) ->
+    PAUSED(user): resume, then pause (no call starts in between, the window is shut);
+    the engine may pause it for the window again between the two, so try again."""
+    for _ in range(3):
+        with contextlib.suppress(TransitionConflict):  # running again already: pause it
+            await campaign_service.resume(call.db, account_id=call.account_id, campaign_id=row.id)
+        try:
+            await campaign_service.pause(call.db, account_id=call.account_id, campaign_id=row.id)
+            return
+        except TransitionConflict:
+            row = await voice.get(call.db, account_id=call.account_id, campaign_id=row.id)
+            if row.status != CampaignStatus.PAUSED or row.pause_reason != PauseReason.WINDOW:
+                break
+    if row.status == CampaignStatus.PAUSED and row.pause_reason == PauseReason.USER:
+        return
+    raise WolkvoxError(412, f"THE CAMPAIGN_ID {row.id} IS {row.status} AND CANNOT BE STOPPED")
 
 
 async def stop(call: Call) -> Response:
@@ -251,6 +282,8 @@ async def stop(call: Call) -> Response:
     status = CampaignStatus(row.status)
     if status == CampaignStatus.RUNNING:
         await campaign_service.pause(call.db, account_id=call.account_id, campaign_id=row.id)
+    elif status == CampaignStatus.PAUSED and row.pause_reason == PauseReason.WINDOW:
+        await _hold(call, row)
     elif status not in NOT_CALLING:
         raise WolkvoxError(412, f"THE CAMPAIGN_ID {row.id} IS {status} AND CANNOT BE STOPPED")
     log.info("wolkvox stop", extra={"action": "wolkvox.stop", "campaign_id": row.id})
