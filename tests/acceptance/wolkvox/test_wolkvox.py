@@ -5,135 +5,34 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import insert, select, update
+from tests.acceptance.wolkvox.client import (
+    Api,
+    envelope,
+    new_campaign,
+    other_tenant,
+    phones,
+    record,
+    status_of,
+)
 from tests.conftest import Tenant
 
-from clarion.api.app import create_app
 from clarion.config import Settings
 from clarion.dialects.wolkvox import wire
-from clarion.dialects.wolkvox.wire import Limits
 from clarion.domain.lifecycle import PauseReason
-from clarion.domain.voice.config import VoiceConfig
 from clarion.services import accounts, voice
 from clarion.services import campaigns as campaign_service
 from clarion.store import calls as call_store
 from clarion.store.db import Database
 from clarion.store.schema import accounts as accounts_table
 from clarion.store.schema import api_quota
-
-BASE = "http://wv0001.wolkvox.test"
-
-
-@dataclass
-class Api:
-    app: FastAPI
-    client: httpx.AsyncClient
-    key: str
-
-    async def call(
-        self,
-        method: str,
-        api: str,
-        *,
-        php: str = "campaign.php",
-        key: str | None = None,
-        body: Any = None,
-        **params: object,
-    ) -> httpx.Response:
-        """One request as the vendor's curl examples send it: the query string in the
-        URL, the token in ``wolkvox-token``, a JSON body for POSTs."""
-        query = "&".join([f"api={api}", *(f"{k}={v}" for k, v in params.items())])
-        headers = {"wolkvox-token": self.key if key is None else key}
-        content = None
-        if body is not None:
-            content = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        return await self.client.request(
-            method, f"/api/v2/{php}?{query}", headers=headers, content=content
-        )
-
-    @property
-    def limits(self) -> Limits:
-        found: Limits | None = getattr(self.app.state, "wolkvox_limits", None)
-        if found is None:
-            found = self.app.state.wolkvox_limits = Limits()
-        return found
-
-
-@pytest.fixture
-async def api(settings: Settings, db: Database, tenant: Tenant) -> AsyncIterator[Api]:
-    app = create_app(settings, db=db)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
-        yield Api(app, client, tenant.key)
-
-
-async def new_campaign(
-    db: Database, settings: Settings, account_id: int, *, dialer: str = "predictive", name: str = ""
-) -> int:
-    config = VoiceConfig(dialer=dialer, agents=5 if dialer != "auto" else 0, description="Cobro")
-    row = await voice.create(
-        db,
-        account_id=account_id,
-        spec=voice.VoiceSpec(name=name or f"{dialer} campaign", config=config),
-        settings=settings,
-    )
-    return int(row.id)
-
-
-def phones(count: int, start: int = 0) -> list[str]:
-    """Colombian mobiles as wolkvox records carry them: international digits, no +."""
-    return [f"57300{n:07d}" for n in range(start, start + count)]
-
-
-def record(tel: str, n: int = 0, **extra: str) -> dict[str, str]:
-    """A record with every field of wolkvox's add_record example."""
-    fields = {
-        "customer_name": f"Cliente {n}",
-        "customer_last_name": "Perez",
-        "id_type": "CC",
-        "customer_id": f"100{n}",
-        "age": "",
-        "gender": "",
-        "country": "CO",
-        "state": "",
-        "city": "Medellin",
-        "zone": "",
-        "address": "",
-        **{f"opt{i}": "" for i in range(1, 13)},
-        "tel1": tel,
-        **{f"tel{i}": "" for i in range(2, 11)},
-        "tel_extra": "",
-        "email": "",
-        "recall_date": "",
-        "recall_telephone": "",
-    }
-    return fields | extra
-
-
-async def status_of(db: Database, account_id: int, campaign_id: int) -> tuple[str, str | None]:
-    row = await campaign_service.get(db, account_id=account_id, campaign_id=campaign_id)
-    return str(row.status), row.pause_reason
-
-
-async def other_tenant(db: Database) -> Tenant:
-    new = await accounts.create(db, name="globex", balance=Decimal("100"), currency="USD")
-    return Tenant(new.account_id, new.api_key)
-
-
-def envelope(code: int, error: str | None, msg: str) -> dict[str, Any]:
-    return {"code": code, "error": error, "msg": msg}
-
 
 # --- start / stop -------------------------------------------------------------------------
 
