@@ -438,7 +438,7 @@ async def test_upload_bodies_that_are_not_json(
 ) -> None:
     cid = await new_campaign(db, settings, tenant.id)
     url = f"/api/v2/campaign.php?api=add_record&type_campaign=predictive&campaign_id={cid}"
-    for content in (b"{", b"\xff\xfe", b"tel1=573000000001"):
+    for content in (b"{", b"\xff\xfe", b"tel1=573000000001", b"[" * 100_000 + b"]" * 100_000):
         r = await api.client.post(url, content=content, headers={"wolkvox-token": api.key})
         assert r.json() == envelope(400, "BAD REQUEST", "THE REQUEST BODY MUST BE VALID JSON")
     r = await api.client.post(url, headers={"wolkvox-token": api.key})

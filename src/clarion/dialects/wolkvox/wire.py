@@ -286,7 +286,7 @@ async def json_body(request: Request) -> Any:
         raise bad(REQUIRED)
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to read
         raise bad("THE REQUEST BODY MUST BE VALID JSON") from None
 
 
