@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 from tests.conftest import Tenant
 
 from clarion.api.app import create_app
@@ -433,3 +433,541 @@ async def test_credentials_are_stable_and_distinct_per_key(
     assert first[0] != second[0] and first[1] != second[1]
     assert tenant.key not in first[0] + first[1]
     assert len(first[1]) == 64 and "/" not in first[0]
+
+
+# --- create, details, query -----------------------------------------------------------------
+
+
+async def test_create_v1_then_details_echo_the_campaign(
+    isales: Isales, db: Database, tenant: Tenant
+) -> None:
+    body = campaign_body()
+    r = await isales.call("POST", f"{BASE}/{isales.vdn}", body)
+    assert r.status_code == 200
+    assert r.json() == {**OK, "returnObject": {"id": 1}}
+
+    detail = await isales.ok("GET", isales.path(1))
+    assert detail == {
+        **OK,
+        "returnObject": {
+            "id": 1,
+            "name": "十一流量包推荐",
+            "description": "十一流量包推荐",
+            "status": 1,
+            "strBeginTime": body["strBeginTime"],
+            "strEndTime": body["strEndTime"],
+            "deviceType": 2,
+            "callerNo": "10085",
+            "maxAlertingTime": 20,
+            "scheduleParam": {
+                "workdayBeginTime1": "08:00",
+                "workdayEndTime1": "11:30",
+                "workdayBeginTime2": "13:00",
+                "workdayEndTime2": "17:30",
+                "workdayBeginTime3": None,
+                "workdayEndTime3": None,
+                "holidayBeginTime1": "10:00",
+                "holidayEndTime1": "11:00",
+                "holidayBeginTime2": "13:00",
+                "holidayEndTime2": "17:30",
+                "holidayBeginTime3": None,
+                "holidayEndTime3": None,
+            },
+            "ivrParam": None,
+            "skillParam": body["skillParam"],
+            "callBackUrl": "https://8.8.8.8/isales/result",
+        },
+    }
+    # the voice campaign behind it
+    row = await row_of(db, tenant, isales.vdn, 1)
+    config = voice.config_of(row)
+    assert (row.channel, row.sender, row.status) == ("voice", "10085", "DRAFT")
+    assert (config.dialer, config.agents, config.concurrent_call) == ("predictive", 10, 30)
+    assert config.call_timeout == 20
+    assert config.callback_url == "https://8.8.8.8/isales/result"
+    h = 3600 * 10**9
+    assert (
+        config.hours.days
+        == (
+            (
+                (8 * h, 11 * h + 30 * 60 * 10**9),
+                (13 * h, 17 * h + 30 * 60 * 10**9),
+            ),
+        )
+        * 7
+    )
+
+
+async def test_device_types_map_onto_the_dialer(
+    isales: Isales, db: Database, tenant: Tenant
+) -> None:
+    cases = {
+        1: ivr_body(name="smart", deviceType=1),
+        2: campaign_body(name="predicted"),
+        3: ivr_body(name="auto", ivrParam={"flowAccessCode": "10086"}),
+        5: campaign_body(name="preview", deviceType=5),
+        6: campaign_body(name="preempted", deviceType=6),
+    }
+    for device, body in cases.items():
+        number = await isales.create(body)
+        config = voice.config_of(await row_of(db, tenant, isales.vdn, number))
+        detail = (await isales.ok("GET", isales.path(number)))["returnObject"]
+        assert detail["deviceType"] == device
+        if device in (1, 3):
+            assert (config.dialer, config.agents, config.template) == ("auto", 0, "10086")
+            assert config.concurrent_call == (40 if device == 1 else 10)
+            assert detail["ivrParam"] == body["ivrParam"] and detail["skillParam"] is None
+        else:
+            assert config.dialer == ("predictive" if device == 2 else "preview")
+            assert config.agents == 10  # the account's licences
+
+
+async def test_create_v2_with_the_vendor_example(
+    isales: Isales, db: Database, tenant: Tenant
+) -> None:
+    body = campaign_body(
+        name="test0827shwocase1",
+        callerNo=[
+            {"accessCode": "88889527", "priority": 3},
+            {"accessCode": "88880066", "priority": 4},
+        ],
+        priority=4,
+        scheduleParam={
+            "workdayBeginTime1": "00:00",
+            "workdayEndTime1": "23:59",
+            "workdayBeginTime2": "",
+            "workdayEndTime2": "",
+            "workdayBeginTime3": "",
+            "workdayEndTime3": "",
+            "holidayBeginTime1": "10:00",
+            "holidayEndTime1": "11:00",
+            "holidayBeginTime2": "13:00",
+            "holidayEndTime2": "17:30",
+            "holidayBeginTime3": "",
+            "holidayEndTime3": "",
+        },
+        retryPolicy={
+            "policyType": 1,
+            "policyJson": "[{'dataType':'SI','type':1,'policy':[{'result':4,'retryNumber':3,"
+            "'callInterval':600}]}]",
+        },
+        callPolicy={"callType": 1, "chooseType": 0, "turns": [{"turnType": "SI"}]},
+    )
+    number = await isales.create(body, v2=True)
+    row = await row_of(db, tenant, isales.vdn, number)
+    config = voice.config_of(row)
+    assert row.sender == "88889527"
+    assert (config.recall.recall_times, config.recall.schedule_recall_duration) == (3, 10)
+    assert config.hours.days == (((0, 24 * 3600 * 10**9),),) * 7
+    detail = (await isales.ok("GET", isales.path(number)))["returnObject"]
+    assert detail["callerNo"] == "88889527"
+    assert detail["scheduleParam"]["workdayEndTime1"] == "23:59"
+    # V2 rings at most 60 s
+    expect(
+        await isales.call(
+            "POST", f"{BASE_V2}/{isales.vdn}", {**body, "name": "x", "maxAlertingTime": 61}
+        ),
+        "02000007",
+    )
+
+
+async def test_query_lists_pages_and_filters(isales: Isales, other: Isales) -> None:
+    first = await isales.create(campaign_body(name="alpha one"))
+    second = await isales.create(ivr_body(name="beta"))
+    third = await isales.create(campaign_body(name="alpha two", deviceType=5))
+    await isales.add(first, NUMBERS[:2])
+    await isales.ok("PUT", isales.path(first, "start"))
+    await isales.ok("PUT", isales.path(first, "pause"))
+    await other.create(campaign_body(name="alpha elsewhere"))
+
+    listing = await isales.ok("GET", f"{BASE}/{isales.vdn}")
+    body = campaign_body()
+    assert listing == {
+        **OK,
+        "curPage": 1,
+        "totalSize": 3,
+        "rowsPerPage": 10,
+        "curSkillQueueCount": 2,
+        "curIvrCount": 1,
+        "data": [
+            {
+                "id": first,
+                "name": "alpha one",
+                "status": 3,
+                "strBeginTime": body["strBeginTime"],
+                "strEndTime": body["strEndTime"],
+                "deviceType": 2,
+                "callerNo": "10085",
+            },
+            {
+                "id": second,
+                "name": "beta",
+                "status": 1,
+                "strBeginTime": body["strBeginTime"],
+                "strEndTime": body["strEndTime"],
+                "deviceType": 3,
+                "callerNo": "10085",
+            },
+            {
+                "id": third,
+                "name": "alpha two",
+                "status": 1,
+                "strBeginTime": body["strBeginTime"],
+                "strEndTime": body["strEndTime"],
+                "deviceType": 5,
+                "callerNo": "10085",
+            },
+        ],
+    }
+
+    async def ids(*query: tuple[str, str]) -> list[int]:
+        data = await isales.ok("GET", f"{BASE}/{isales.vdn}", query=list(query))
+        return [c["id"] for c in data["data"]]
+
+    assert await ids(("name", "alpha")) == [first, third]
+    assert await ids(("status", "3")) == [first]
+    assert await ids(("status", "1"), ("deviceType", "5")) == [third]
+    assert await ids(("deviceType", "3")) == [second]
+    assert await ids(("rowsPerPage", "2"), ("curPage", "2")) == [third]
+    assert await ids(("rowsPerPage", "2"), ("curPage", "-4")) == [first, second]
+    assert await ids(("beginTime", today()), ("endTime", later(30))) == [first, second, third]
+    assert await ids(("beginTime", later(1))) == []
+
+    async def code(*query: tuple[str, str]) -> str:
+        r = await isales.call("GET", f"{BASE}/{isales.vdn}", query=list(query))
+        return str(expect(r, r.json()["resultCode"])["resultCode"])
+
+    assert await code(("rowsPerPage", "101")) == "02000007"
+    assert await code(("status", "7")) == "02000007"
+    assert await code(("curPage", "two")) == "02000008"
+    assert await code(("status", "2"), ("status", "3")) == "02000011"
+    assert await code(("name", "x" * 31)) == "02000003"
+    assert await code(("name", "a\tb")) == "02000002"
+    assert await code(("beginTime", "2026-01-01")) == "02000004"
+    assert await code(("endTime", "2026-01-01 10:00:00 UTC")) == "02000003"
+    assert await code(("beginTime", "2026-13-01 10:00:00")) == "02000008"
+    assert await code(("beginTime", later(2)), ("endTime", later(1))) == "02000009"
+
+
+# --- create: every parameter code ----------------------------------------------------------
+
+
+def _without(key: str) -> dict[str, Any]:
+    body = campaign_body()
+    del body[key]
+    return body
+
+
+def _schedule(**windows: str) -> dict[str, Any]:
+    return campaign_body(scheduleParam=windows)
+
+
+CREATE_ERRORS: list[tuple[str, Any, str]] = [
+    ("no name", _without("name"), "02000001"),
+    ("empty name", campaign_body(name=""), "02000001"),
+    ("null deviceType", campaign_body(deviceType=None), "02000001"),
+    ("no scheduleParam", _without("scheduleParam"), "02000001"),
+    ("no window at all", _schedule(workdayBeginTime1="", workdayEndTime1=""), "02000001"),
+    ("NUL in name", campaign_body(name="a\x00b"), "02000002"),
+    ("NUL in a key", {**campaign_body(), "x\x00": 1}, "02000002"),
+    ("control character", campaign_body(name="a\x1bb"), "02000002"),
+    ("description <", campaign_body(description="a <b>"), "02000002"),
+    ("callerNo letters", campaign_body(callerNo="10085a"), "02000002"),
+    ("name too long", campaign_body(name="n" * 101), "02000003"),
+    ("description too long", campaign_body(description="d" * 201), "02000003"),
+    ("callerNo too long", campaign_body(callerNo="1" * 25), "02000003"),
+    ("time too long", campaign_body(strEndTime=later(3) + ".000"), "02000003"),
+    ("skillParam too long", campaign_body(skillParam={"skillId": 1, "x": "y" * 700}), "02000003"),
+    ("time too short", campaign_body(strBeginTime="2026-01-01"), "02000004"),
+    ("deviceType object", campaign_body(deviceType={"v": 2}), "02000006"),
+    ("deviceType true", campaign_body(deviceType=True), "02000006"),
+    ("deviceType float", campaign_body(deviceType=2.5), "02000006"),
+    ("name list", campaign_body(name=["a"]), "02000006"),
+    ("scheduleParam list", campaign_body(scheduleParam=[]), "02000006"),
+    ("deviceType 4", campaign_body(deviceType=4), "02000007"),
+    ("maxAlertingTime 4", campaign_body(maxAlertingTime=4), "02000007"),
+    ("maxAlertingTime 121", campaign_body(maxAlertingTime=121), "02000007"),
+    ("preview rings 9 s or more", campaign_body(deviceType=5, maxAlertingTime=8), "02000007"),
+    ("initStatus 1", campaign_body(initStatus=1), "02000007"),
+    ("hour 24", _schedule(workdayBeginTime1="24:00", workdayEndTime1="24:30"), "02000007"),
+    ("skillId 0", campaign_body(skillParam={"skillId": 0}), "02000007"),
+    ("deviceType text", campaign_body(deviceType="two"), "02000008"),
+    ("bad date", campaign_body(strBeginTime="2026-02-30 10:00:00"), "02000008"),
+    ("bad clock", _schedule(workdayBeginTime1="8h00", workdayEndTime1="9:00"), "02000008"),
+    ("begin without end", _schedule(workdayBeginTime1="08:00"), "02000009"),
+    ("end before begin", _schedule(workdayBeginTime1="18:00", workdayEndTime1="08:00"), "02000009"),
+    ("end before start", campaign_body(strEndTime=today()), "02000009"),
+    ("IVR without ivrParam", campaign_body(deviceType=3), "02000009"),
+    ("skill queue without skillParam", _without("skillParam"), "02000009"),
+    ("hour only", _schedule(workdayBeginTime1="08", workdayEndTime1="12:00"), "02000010"),
+    ("hour and colon", _schedule(workdayBeginTime1="8:", workdayEndTime1="12:00"), "02000010"),
+    (
+        "too many callers",
+        campaign_body(callerNo=[{"accessCode": str(n)} for n in range(100, 111)]),
+        "02000011",
+    ),
+]
+
+
+async def test_create_parameter_errors(isales: Isales) -> None:
+    for name, body, code in CREATE_ERRORS:
+        v2 = isinstance(body.get("callerNo"), list)
+        r = await isales.call("POST", f"{BASE_V2 if v2 else BASE}/{isales.vdn}", body)
+        assert r.json()["resultCode"] == code, (name, r.text)
+        expect(r, code)
+    assert (await isales.ok("GET", f"{BASE}/{isales.vdn}"))["totalSize"] == 0
+
+
+async def test_create_bodies_that_are_not_objects(isales: Isales) -> None:
+    path = f"{BASE}/{isales.vdn}"
+    expect(await isales.call("POST", path, raw=b""), "02000001")
+    expect(await isales.call("POST", path, raw=b"{not json"), "02000008")
+    expect(await isales.call("POST", path, raw=b"\xff\xfe{}"), "02000008")
+    expect(await isales.call("POST", path, raw=b"[1, 2]"), "02000006")
+    expect(await isales.call("POST", path, raw=b"x" * (1024 * 1024 + 1)), "02000003")
+
+
+async def test_create_business_errors(isales: Isales) -> None:
+    await isales.create(campaign_body(name="taken"))
+    expect(
+        await isales.call("POST", f"{BASE}/{isales.vdn}", campaign_body(name="taken")), "0200005"
+    )
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d 23:00:00")
+    data = expect(
+        await isales.call("POST", f"{BASE}/{isales.vdn}", campaign_body(strBeginTime=yesterday)),
+        "0200002",
+    )
+    assert "strBeginTime" in data["resultDesc"]
+    expect(
+        await isales.call(
+            "POST",
+            f"{BASE}/{isales.vdn}",
+            campaign_body(name="lan", callBackUrl="http://10.0.0.1/x"),
+        ),
+        "0200001",
+    )
+
+
+async def test_twenty_current_campaigns_of_a_kind_at_most(isales: Isales) -> None:
+    for n in range(20):
+        await isales.create(campaign_body(name=f"skill {n}"))
+    expect(await isales.call("POST", f"{BASE}/{isales.vdn}", campaign_body(name="21")), "0200003")
+    for n in range(20):
+        await isales.create(ivr_body(name=f"ivr {n}"))
+    expect(await isales.call("POST", f"{BASE}/{isales.vdn}", ivr_body(name="21")), "0200004")
+    # a completed campaign no longer counts
+    await isales.ok("DELETE", isales.path(1))
+    assert await isales.create(campaign_body(name="again")) == 41
+
+
+# --- call data --------------------------------------------------------------------------------
+
+
+async def test_call_data_v2_adds_numbers_with_their_session_data(
+    isales: Isales, db: Database, tenant: Tenant
+) -> None:
+    number = await isales.create(campaign_body())
+    body = {
+        "callDataList": [
+            {
+                "sessionId": "cust-1",
+                "called": [NUMBERS[0], NUMBERS[1]],
+                "callData": '{"fullName":"Lin"}',
+                "customField": "gold",
+            },
+            {"sessionId": "cust-2", "called": [NUMBERS[2]], "caller": "10086"},
+        ]
+    }
+    data = await isales.ok("POST", f"{BASE_V2}/{isales.vdn}/calldata/{number}", body)
+    assert data == {**OK, "returnObject": {"successCount": 3, "failCount": 0, "failList": []}}
+    row = await row_of(db, tenant, isales.vdn, number)
+    stats = await voice.stats(db, account_id=tenant.id, campaign_id=row.id)
+    assert (stats.recipients, stats.waiting) == (3, 3)
+    async with db.read() as conn:
+        found = (
+            await conn.execute(
+                text("SELECT phone, variables FROM messages WHERE campaign_id = :c ORDER BY id"),
+                {"c": row.id},
+            )
+        ).all()
+    variables = [json.loads(v) if isinstance(v, str) else v for _, v in found]
+    assert [p for p, _ in found] == [f"+{n}" for n in NUMBERS[:3]]
+    assert variables[0] == {
+        "sessionId": "cust-1",
+        "callData": '{"fullName":"Lin"}',
+        "customField": "gold",
+    }
+    assert variables[2] == {"sessionId": "cust-2", "caller": "10086"}
+
+
+async def test_call_data_v1_and_partial_failures(isales: Isales) -> None:
+    number = await isales.create(campaign_body())
+    path = f"{BASE}/{isales.vdn}/calldata/{number}"
+    body = {
+        "callDataList": [
+            {"sessionId": "a", "called": NUMBERS[0]},
+            {"sessionId": "b", "called": "123456"},  # no such number
+            {"sessionId": "c", "called": NUMBERS[0]},  # already added by "a"
+        ]
+    }
+    data = await isales.ok("POST", path, body)
+    assert data["returnObject"]["successCount"] == 1
+    assert data["returnObject"]["failCount"] == 2
+    assert [(f["sessionId"], f["called"]) for f in data["returnObject"]["failList"]] == [
+        ("b", "123456"),
+        ("c", NUMBERS[0]),
+    ]
+    assert all(f["failReason"] for f in data["returnObject"]["failList"])
+    none = expect(
+        await isales.call("POST", path, {"callDataList": [{"called": "123456"}]}), "0200001"
+    )
+    assert none["returnObject"] == {
+        "successCount": 0,
+        "failCount": 1,
+        "failList": [
+            {
+                "sessionId": None,
+                "called": "123456",
+                "failReason": none["returnObject"]["failList"][0]["failReason"],
+            }
+        ],
+    }
+
+
+def _records(count: int) -> dict[str, Any]:
+    return {"callDataList": [{"called": [NUMBERS[n % len(NUMBERS)]]} for n in range(count)]}
+
+
+CALL_DATA_ERRORS: list[tuple[str, Any, str]] = [
+    ("no list", {}, "02000001"),
+    ("empty list", {"callDataList": []}, "02000001"),
+    ("no called", {"callDataList": [{"sessionId": "a"}]}, "02000001"),
+    ("empty called", {"callDataList": [{"called": ""}]}, "02000001"),
+    ("letters", {"callDataList": [{"called": ["7701abc"]}]}, "02000002"),
+    ("NUL", {"callDataList": [{"called": [NUMBERS[0]], "callData": "a\x00"}]}, "02000002"),
+    (
+        "long session",
+        {"callDataList": [{"called": [NUMBERS[0]], "sessionId": "s" * 33}]},
+        "02000003",
+    ),
+    (
+        "long callData",
+        {"callDataList": [{"called": [NUMBERS[0]], "callData": "c" * 1025}]},
+        "02000003",
+    ),
+    ("short number", {"callDataList": [{"called": ["12"]}]}, "02000005"),
+    ("long number", {"callDataList": [{"called": ["1" * 25]}]}, "02000005"),
+    ("list is an object", {"callDataList": {"called": "1"}}, "02000006"),
+    ("record is a string", {"callDataList": ["7701"]}, "02000006"),
+    ("called is an object", {"callDataList": [{"called": {"n": 1}}]}, "02000006"),
+    ("twice in a session", {"callDataList": [{"called": [NUMBERS[0], NUMBERS[0]]}]}, "02000009"),
+    ("21 records", _records(21), "02000011"),
+    ("11 numbers", {"callDataList": [{"called": NUMBERS[:11]}]}, "02000011"),
+]
+
+
+async def test_call_data_parameter_errors(isales: Isales) -> None:
+    number = await isales.create(campaign_body())
+    path = f"{BASE_V2}/{isales.vdn}/calldata/{number}"
+    for name, body, code in CALL_DATA_ERRORS:
+        r = await isales.call("POST", path, body)
+        assert r.json()["resultCode"] == code, (name, r.text)
+        expect(r, code)
+    detail = await isales.ok("GET", f"{BASE}/{isales.vdn}/{number}")
+    assert detail["returnObject"]["status"] == 1
+
+
+async def test_call_data_limits_and_statuses(isales: Isales) -> None:
+    number = await isales.create(campaign_body())
+    path = f"{BASE_V2}/{isales.vdn}/calldata/{number}"
+    assert (await isales.ok("POST", path, _records(20)))["returnObject"]["successCount"] == 20
+    await isales.ok("PUT", isales.path(number, "start"))
+    # running and suspended campaigns take numbers
+    assert (await isales.add(number, [NUMBERS[30]]))["returnObject"]["successCount"] == 1
+    await isales.ok("PUT", isales.path(number, "pause"))
+    assert (await isales.add(number, [NUMBERS[31]]))["returnObject"]["successCount"] == 1
+    await isales.ok("PUT", isales.path(number, "stop"))
+    expect(await isales.call("POST", path, _records(1)), "0200016")
+    expect(await isales.call("POST", path, raw=b"{,}"), "02000008")
+
+
+# --- start, resume, stop, delete ----------------------------------------------------------------
+
+
+async def test_status_changes_and_their_codes(isales: Isales, db: Database, tenant: Tenant) -> None:
+    number = await isales.create(campaign_body())
+    empty = expect(await isales.call("PUT", isales.path(number, "start")), "0200011")
+    assert "recipients" in empty["resultDesc"]
+    expect(await isales.call("PUT", isales.path(number, "resume")), "0200011")
+    expect(await isales.call("PUT", isales.path(number, "stop")), "0200011")
+    await isales.add(number, NUMBERS[:2])
+    assert await isales.ok("PUT", isales.path(number, "start")) == OK
+    expect(await isales.call("PUT", isales.path(number, "start")), "0200011")
+    expect(await isales.call("PUT", isales.path(number, "resume")), "0200011")
+    assert await isales.ok("PUT", isales.path(number, "pause")) == OK
+    assert (await isales.ok("GET", isales.path(number)))["returnObject"]["status"] == 3
+    assert await isales.ok("PUT", isales.path(number, "resume")) == OK
+    assert (await isales.ok("GET", isales.path(number)))["returnObject"]["status"] == 2
+    assert await isales.ok("PUT", isales.path(number, "stop")) == OK
+    assert (await isales.ok("GET", isales.path(number)))["returnObject"]["status"] == 4
+    for verb in ("start", "stop"):
+        expect(await isales.call("PUT", isales.path(number, verb)), "0200016")
+    for verb in ("pause", "resume"):
+        expect(await isales.call("PUT", isales.path(number, verb)), "0200011")
+    assert (await row_of(db, tenant, isales.vdn, number)).status == "STOPPED"
+
+
+async def test_a_draft_past_its_end_time_cannot_start(
+    isales: Isales, db: Database, tenant: Tenant
+) -> None:
+    number = await isales.create(campaign_body())
+    await isales.add(number, NUMBERS[:1])
+    row = await row_of(db, tenant, isales.vdn, number)
+    config = voice.config_of(row)
+    stored = json.loads(config.description)
+    stored["isales"]["strEndTime"] = "2020-01-01 00:00:00"
+    await voice.update(
+        db,
+        account_id=tenant.id,
+        campaign_id=row.id,
+        settings=Settings(database_url="sqlite://"),
+        config=config.with_changes(description=json.dumps(stored)),
+    )
+    expect(await isales.call("PUT", isales.path(number, "start")), "0200016")
+
+
+async def test_delete(isales: Isales) -> None:
+    draft = await isales.create(campaign_body(name="draft"))
+    assert await isales.ok("DELETE", isales.path(draft)) == OK
+    expect(await isales.call("GET", isales.path(draft)), "0200007")
+
+    running = await isales.create(campaign_body(name="running"))
+    await isales.add(running, NUMBERS[:1])
+    await isales.ok("PUT", isales.path(running, "start"))
+    expect(await isales.call("DELETE", isales.path(running)), "0200011")
+    expect(await isales.call("DELETE", isales.path(running), {"archiveHistory": 2}), "02000007")
+    await isales.ok("PUT", isales.path(running, "pause"))
+    assert await isales.ok("DELETE", isales.path(running), {"archiveHistory": 1}) == OK
+    expect(await isales.call("GET", isales.path(running)), "0200007")
+
+
+async def test_a_database_failure_is_0200006(isales: Isales, db: Database) -> None:
+    number = await isales.create(campaign_body())
+    await isales.add(number, NUMBERS[:1])
+    await isales.ok("PUT", isales.path(number, "start"))
+    async with db.begin() as conn:
+        await conn.execute(text("ALTER TABLE audit_events RENAME TO audit_events_away"))
+    try:
+        r = await isales.call("PUT", isales.path(number, "pause"))
+    finally:
+        async with db.begin() as conn:
+            await conn.execute(text("ALTER TABLE audit_events_away RENAME TO audit_events"))
+    assert r.json() == {
+        "resultCode": "0200006",
+        "resultDesc": "Database operation error.",
+        "returnCode": "0200006",
+        "returnDesc": "Database operation error.",
+    }
+    # nothing changed; the campaign can still be paused
+    assert (await isales.ok("GET", isales.path(number)))["returnObject"]["status"] == 2
+    assert await isales.ok("PUT", isales.path(number, "pause")) == OK
