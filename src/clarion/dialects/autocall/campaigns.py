@@ -38,7 +38,10 @@ Choices where the vendor's page is silent (docs/dialects/autocall.md has the res
   Asking for the status the campaign already shows changes nothing. ``active: false``
   means "place no calls": a calling campaign is paused and ``start`` is not applied.
   Lifecycle -> ``status``: DRAFT, MODERATION, DECLINED, STOPPED, DONE -> ``stop``;
-  QUEUED, SCHEDULED, RUNNING, SENT -> ``start``; PAUSED -> ``pause``.
+  QUEUED, SCHEDULED, RUNNING, SENT -> ``start``; PAUSED -> ``pause``, except a campaign
+  the engine paused outside its calling windows (``schedules``): that one is ``start``
+  (on, waiting for its window, which the engine opens by itself); ``start`` leaves it
+  to the engine, ``pause`` turns it into the user's pause.
 """
 
 from __future__ import annotations
@@ -55,12 +58,13 @@ from sqlalchemy import Row
 from clarion.config import Settings
 from clarion.dialects.autocall import wire
 from clarion.dialects.autocall.wire import AutocallError, Caller
-from clarion.domain.lifecycle import CampaignStatus, dialect_status
+from clarion.domain.lifecycle import CampaignStatus, PauseReason, dialect_status
 from clarion.domain.voice.config import VoiceConfig
 from clarion.domain.voice.errors import InvalidField
 from clarion.domain.voice.recall import AUTOCALL_FIELDS as RECALL_FIELDS
 from clarion.services import campaigns as campaign_service
 from clarion.services import voice
+from clarion.services.errors import TransitionConflict
 from clarion.store.db import Database
 
 router = APIRouter()
@@ -109,7 +113,14 @@ def rfc3339(moment: datetime, tz: tzinfo) -> str:
     return moment.astimezone(tz).isoformat(timespec="microseconds")
 
 
+def waits_for_window(row: Row[Any]) -> bool:
+    """Paused by the engine outside the calling windows (it resumes by itself)."""
+    return bool(row.status == C.PAUSED and row.pause_reason == PauseReason.WINDOW)
+
+
 def autocall_status(row: Row[Any]) -> str:
+    if waits_for_window(row):
+        return "start"
     return dialect_status("autocall", C(row.status))
 
 
@@ -240,23 +251,24 @@ def read_config(body: Mapping[str, Any], base: VoiceConfig) -> VoiceConfig:
 # --- status --------------------------------------------------------------------------------
 
 
-def plan(current: C, wanted: str | None, active: bool | None) -> str | None:
-    """The service action (``start``, ``resume``, ``retry``, ``pause``, ``stop``) that
-    takes a campaign in ``current`` to the autocall ``wanted`` status, or None when
+def plan(row: Row[Any], wanted: str | None, active: bool | None) -> str | None:
+    """The service action (``start``, ``resume``, ``retry``, ``pause``, ``hold``,
+    ``stop``) that takes the campaign to the autocall ``wanted`` status, or None when
     nothing is to be done; AutocallError 409 when it cannot get there."""
+    current = C(row.status)
+    waiting = waits_for_window(row)
     if active is False and wanted != "stop":
-        if current == C.RUNNING:
+        if current == C.RUNNING or waiting:
             wanted = "pause"
         elif wanted == "start":
             wanted = None
-    shown = dialect_status("autocall", current)
     if wanted is None:
         return None
     if wanted == "start":
         if current == C.DRAFT:
             return "start"
         if current == C.PAUSED:
-            return "resume"
+            return None if waiting else "resume"
         if current in (C.STOPPED, C.DONE):
             return "retry"
         if current in (C.MODERATION, C.DECLINED):
@@ -271,11 +283,33 @@ def plan(current: C, wanted: str | None, active: bool | None) -> str | None:
         if current == C.RUNNING:
             return "pause"
         if current == C.PAUSED:
-            return None
+            return "hold" if waiting else None
+        shown = autocall_status(row)
         raise AutocallError(409, f"status: only a calling campaign can pause (it is {shown})")
     if current in (C.MODERATION, C.QUEUED, C.SCHEDULED, C.RUNNING, C.PAUSED):
         return "stop"
     return None  # DRAFT, STOPPED, DONE, DECLINED show "stop"; SENT finishes by itself
+
+
+async def hold(db: Database, caller: Caller, campaign_id: int) -> None:
+    """Turn the engine's pause for the calling window into the user's, which the
+    engine does not lift. There is no service for PAUSED(window) -> PAUSED(user):
+    resume, then pause (the window is shut: the engine places no call in between); the
+    engine may pause it for the window again between the two, so try again."""
+    for _ in range(5):
+        row = await campaign_service.get(db, account_id=caller.id, campaign_id=campaign_id)
+        try:
+            if row.status == C.RUNNING:
+                await campaign_service.pause(db, account_id=caller.id, campaign_id=campaign_id)
+                return
+            if not waits_for_window(row):
+                return  # paused by the user already, or no longer paused
+            await campaign_service.resume(db, account_id=caller.id, campaign_id=campaign_id)
+            await campaign_service.pause(db, account_id=caller.id, campaign_id=campaign_id)
+            return
+        except TransitionConflict:
+            continue
+    raise AutocallError(409, "status: the campaign changed while it was being paused; retry")
 
 
 async def run(db: Database, caller: Caller, row: Row[Any], action: str | None) -> None:
@@ -288,6 +322,8 @@ async def run(db: Database, caller: Caller, row: Row[Any], action: str | None) -
         await campaign_service.retry(db, account_id=account_id, campaign_id=campaign_id)
     elif action == "pause":
         await campaign_service.pause(db, account_id=account_id, campaign_id=campaign_id)
+    elif action == "hold":
+        await hold(db, caller, campaign_id)
     elif action == "stop":
         await campaign_service.stop(db, account_id=account_id, campaign_id=campaign_id)
 
@@ -321,7 +357,8 @@ async def create(request: Request) -> JSONResponse:
             raise wire.invalid("type", "is required")
         config = read_config(body, VoiceConfig())
         status = read_status(body)
-        plan(C.DRAFT, status, body.get("active"))
+        if status == "pause":
+            raise AutocallError(409, "status: only a calling campaign can pause (it is stop)")
         if status == "start" and body.get("active") is not False:
             raise AutocallError(
                 409,
@@ -386,7 +423,7 @@ async def update(request: Request, campaign_uuid: str) -> JSONResponse:
         check_echo_fields(body)
         name = read_name(body, required=False)
         config = read_config(body, voice.config_of(row))
-        action = plan(C(row.status), read_status(body), body.get("active"))
+        action = plan(row, read_status(body), body.get("active"))
         if name is not None and await voice.name_taken(
             db, account_id=caller.id, name=name, exclude=int(row.id)
         ):
