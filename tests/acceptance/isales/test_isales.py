@@ -30,7 +30,7 @@ from tests.acceptance.isales.client import (
 from tests.conftest import Tenant
 
 from clarion.config import Settings
-from clarion.dialects.isales import credentials
+from clarion.dialects.isales import credentials, wire
 from clarion.services import accounts, voice
 from clarion.services.errors import NotFound
 from clarion.store.db import Database
@@ -766,3 +766,24 @@ async def test_a_database_failure_is_0200006(isales: Isales, db: Database) -> No
     # nothing changed; the campaign can still be paused
     assert (await isales.ok("GET", isales.path(number)))["returnObject"]["status"] == 2
     assert await isales.ok("PUT", isales.path(number, "pause")) == OK
+
+
+async def test_the_worked_example_of_the_docs() -> None:
+    """docs/dialects/isales.md signs the seed's request; both implementations agree."""
+    ak = "12-5f0c2a9d41be7783c6a1d0e2"
+    sk = "9c1d5e7a3b2f4c6d8e0a1b3c5d7e9f1a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e"
+    path = "/rest/isales/v1/openapi/campaigns/12/3/pause"
+    headers = {"content-type": "application/json; charset=UTF-8", "host": "clarion.example.com"}
+    when = datetime(2026, 3, 2, 9, 15, 30, 250000, tzinfo=UTC)
+    expected = (
+        "auth-v2/12-5f0c2a9d41be7783c6a1d0e2/2026-03-02T09:15:30.250Z/content-type;host/"
+        "2159f5d55160a0d97728f0cf4f1b1c8b291d8832f5d07e38ffdb7940e7650f3c"
+    )
+    assert authorization(ak, sk, "PUT", path, headers, when=when) == expected
+    prefix = expected.rsplit("/", 1)[0]
+    canonical = wire.canonical_request("PUT", path, [], ["content-type", "host"], headers, b"")
+    assert canonical == (
+        "PUT\n/rest/isales/v1/openapi/campaigns/12/3/pause\n\ncontent-type;host\n"
+        "content-type:application%2Fjson%3B%20charset%3DUTF-8\nhost:clarion.example.com\n"
+    )
+    assert wire.sign(sk, prefix, canonical) == expected.rsplit("/", 1)[1]
