@@ -422,21 +422,25 @@ async def update(request: Request, campaign_uuid: str) -> JSONResponse:
             raise wire.invalid("campaign_uuid", "does not match the campaign in the URL")
         check_echo_fields(body)
         name = read_name(body, required=False)
-        config = read_config(body, voice.config_of(row))
+        current = voice.config_of(row)
+        config = read_config(body, current)
         action = plan(row, read_status(body), body.get("active"))
+        if name == row.name:
+            name = None
         if name is not None and await voice.name_taken(
             db, account_id=caller.id, name=name, exclude=int(row.id)
         ):
             raise AutocallError(400, NAME_TAKEN)
         await precheck(db, caller, row, action)
-        await voice.update(
-            db,
-            account_id=caller.id,
-            campaign_id=int(row.id),
-            settings=settings,
-            name=name,
-            config=config,
-        )
+        if name is not None or config != current:  # (callback URLs are checked again)
+            await voice.update(
+                db,
+                account_id=caller.id,
+                campaign_id=int(row.id),
+                settings=settings,
+                name=name,
+                config=None if config == current else config,
+            )
         await run(db, caller, row, action)
         return JSONResponse({"campaign_uuid": key})
 
