@@ -51,8 +51,9 @@ Choices where the vendor's pages are silent or do not fit Clarion (docs/dialects
   outcomes recalled are Clarion's default (busy, no answer, ...).
 * ``strBeginTime`` / ``strEndTime`` (UTC) are checked (begin not before 00:00 UTC
   today: ``0200002``; end after begin) and echoed; calling starts with ``/start``.
-* At most 20 current (status 1-3) campaigns per VDN of each kind, skill queue
-  (``0200003``) and IVR (``0200004``), as the vendor's default ``max.liveliest``.
+* At most 20 current campaigns per VDN of each kind, skill queue (``0200003``) and
+  IVR (``0200004``), as the vendor's default ``max.liveliest.taskCount``; current =
+  neither ended (4) nor done calling (DONE).
 * Call data: at most 20 records per request (``02000011``), at most 10 ``called``
   numbers per record, each 3 to 24 characters of ``0-9 * #`` (``02000005`` /
   ``02000002``), unique within a record's ``sessionId`` (``02000009``); at most
@@ -66,9 +67,11 @@ Choices where the vendor's pages are silent or do not fit Clarion (docs/dialects
   starts calling again); a stopped one answers ``0200016``.
 * Query: ``name`` matches as a substring, ``beginTime`` / ``endTime`` bound the
   campaigns' own times; ``rowsPerPage`` above 100 is ``02000007``;
-  ``curSkillQueueCount`` / ``curIvrCount`` count the VDN's current (1-3) campaigns.
-* Delete: a running campaign (``2``) is ``0200011``; a suspended one is stopped, then
-  deleted; ``archiveHistory`` is accepted and has no effect.
+  ``curSkillQueueCount`` / ``curIvrCount`` count the VDN's current campaigns.
+* Delete: a RUNNING campaign is ``0200011`` (as are calls still in progress); a
+  suspended one is stopped, then deleted; one whose calls are complete (shown as 2)
+  may be deleted, or it would hold its place under the limit for ever;
+  ``archiveHistory`` is accepted and has no effect.
 * Stored fields the voice core has no place for (device type, begin/end times, the
   schedule as given, ``skillParam``, ``ivrParam``, the V2 caller list, ``priority``)
   are kept, until the core offers dialect settings, as a JSON document in the
@@ -141,6 +144,8 @@ STATUS: dict[str, int] = {
     CampaignStatus.DECLINED: 4,
 }
 ENDED_STATUSES = frozenset({CampaignStatus.STOPPED, CampaignStatus.DECLINED})
+# A campaign that counts against the per-VDN limit: not ended, and not done calling.
+NOT_CURRENT = ENDED_STATUSES | {CampaignStatus.DONE}
 SCHEDULE_KEYS = tuple(
     f"{kind}{edge}Time{rank}"
     for kind in ("workday", "holiday")
@@ -493,7 +498,7 @@ async def _create(request: Request, vdn_text: str, *, v2: bool) -> JSONResponse:
         current = [
             row
             for row, stored in await _current(db, caller, vdn)
-            if _status(row) != 4
+            if row.status not in NOT_CURRENT
             and (_device_type(stored, _unpack(stored)[1]) in SKILL_TYPES) == skill_kind
         ]
         if len(current) >= MAX_CURRENT:
@@ -607,7 +612,7 @@ async def query(request: Request, vdn: str) -> JSONResponse:
         matched: list[dict[str, Any]] = []
         for row, config in everything:
             item = _summary(row, config)
-            if item["status"] != 4:
+            if row.status not in NOT_CURRENT:
                 counts["skill" if item["deviceType"] in SKILL_TYPES else "ivr"] += 1
             if name and name not in row.name:
                 continue
@@ -727,7 +732,7 @@ async def delete(request: Request, vdn: str, campaign: str) -> JSONResponse:
         data = wire.json_object(raw, required=False)
         wire.no_nul(data)
         Fields(data).integer("archiveHistory", allowed=(0, 1))
-        if _status(row) == 2:
+        if row.status == CampaignStatus.RUNNING:
             raise IsalesError(wire.BAD_STATUS, "A running campaign cannot be deleted.")
         try:
             if row.status == CampaignStatus.PAUSED:
