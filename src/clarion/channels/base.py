@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -47,6 +48,22 @@ class Submission:
     content: Mapping[str, Any] | None = None
     # The account the message belongs to (routing per account).
     account_id: int | None = None
+    # A voice call: how to place it (None for messages).
+    call: CallRequest | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallRequest:
+    """What a voice channel needs beyond the number: ``text`` of the submission is
+    the template (TTS text or audio reference), ``sender`` the caller id."""
+
+    campaign_id: int
+    call_timeout: int  # ring time, s
+    max_seconds: int  # the call is cut after this long (its hold covers no more)
+    kind: str = "autocall_audio"  # type_autocall
+    dialer: str = "auto"  # auto | preview | predictive: bridged to the agent pool?
+    agents: int = 0  # size of the campaign's agent pool (agent campaigns)
+    concurrent_call: int = 0  # the campaign's limit, for a trunk that enforces it too
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +75,50 @@ class SubmitResult:
 
 
 @dataclass(frozen=True, slots=True)
+class CallRecord:
+    """The end of one call attempt: its outcome (a ``CallOutcome`` value) and CDR."""
+
+    message_id: int
+    attempt: int
+    outcome: str
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime
+    hangup_cause: str = ""
+    agent: str | None = None
+    abandoned: bool = False  # answered by a person, no agent took it within the grace
+
+    @property
+    def billsec(self) -> int:
+        """Whole seconds from answer to end (0 if not answered), as PBXs bill."""
+        if self.answered_at is None:
+            return 0
+        return max(0, round((self.ended_at - self.answered_at).total_seconds()))
+
+    @property
+    def duration(self) -> int:
+        return max(0, round((self.ended_at - self.started_at).total_seconds()))
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryReport:
     status: MessageStatus
     channel_ref: str | None = None
     message_id: int | None = None
     error: str | None = None
+    # A voice channel reports each ended call attempt with its CDR (``status`` is
+    # then only indicative: the call engine decides the message's status).
+    call: CallRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentState:
+    """An agent campaign's pool as the dialer sees it (pacing input)."""
+
+    free: int = 0
+    soon_free: int = 0  # in wrap-up, expected free within the abandon grace
+    waiting: int = 0  # answered calls waiting for an agent
+    ringing: tuple[float, ...] = ()  # ages (s) of the calls still ringing
 
 
 ReportSink = Callable[[Sequence[DeliveryReport]], None]
@@ -118,4 +174,4 @@ def build(name: str, settings: Settings, sink: ReportSink) -> Channel:
 def _load_builtin() -> None:
     # Adapters register themselves on import.
     import clarion.channels.smpp  # noqa: F401
-    from clarion.channels import fake, router, sim_rcs, sim_sms  # noqa: F401
+    from clarion.channels import fake, router, sim_rcs, sim_sms, sim_voice  # noqa: F401

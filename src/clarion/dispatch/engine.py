@@ -35,7 +35,7 @@ import socket
 import time
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -49,6 +49,7 @@ from clarion.channels import base as channels
 from clarion.channels.base import Channel, DeliveryReport, Outcome, Submission, SubmitResult
 from clarion.clock import utcnow
 from clarion.config import Settings
+from clarion.dispatch.calls import CallEngine
 from clarion.dispatch.rate import Pacer, effective_rate
 from clarion.dispatch.webhooks import WebhookSender
 from clarion.domain.lifecycle import (
@@ -93,6 +94,10 @@ class BatchResult:
     paced_for: float = 0.0  # seconds until the account's rate allows the next message
 
 
+# Chooses the messages a claim takes: (connection, campaign id, limit) -> rows.
+Picker = Callable[[Any, int, int], Awaitable[list[message_store.Claimed]]]
+
+
 @dataclass(slots=True)
 class _CampaignState:
     pacer: Pacer
@@ -124,6 +129,13 @@ class Dispatcher:
     _inbox: list[inbound.Inbound] = field(default_factory=list)
     _lease_view: set[int] = field(default_factory=set)
     _leases_at: float = float("-inf")
+    _calls: CallEngine | None = None
+
+    @property
+    def calls(self) -> CallEngine:
+        if self._calls is None:
+            self._calls = CallEngine(self)
+        return self._calls
 
     # --- channels ------------------------------------------------------------------
 
@@ -138,7 +150,11 @@ class Dispatcher:
         taken: dict[int, DeliveryReport] = {}
         rest: list[DeliveryReport] = []
         for report in self._reports:
-            if report.message_id in message_ids and report.message_id not in taken:
+            if (
+                report.call is None  # a call's end is the call engine's
+                and report.message_id in message_ids
+                and report.message_id not in taken
+            ):
                 taken[report.message_id] = report
             else:
                 rest.append(report)
@@ -221,6 +237,22 @@ class Dispatcher:
                 await event_store.emit_message_changes(
                     conn, account_id=account_id, message_ids=ids, now=now
                 )
+
+    def forget_running(self) -> None:
+        """Re-read the RUNNING campaigns on the next pass (one was just resumed)."""
+        self._running_rows = None
+
+    async def changed_events(
+        self, conn: Any, changed: Sequence[message_store.Changed], now: datetime
+    ) -> None:
+        await self._changed_events(conn, changed, now)
+
+    async def claim(
+        self, campaign: Row[Any], limit: int, result: BatchResult, picker: Picker | None = None
+    ) -> list[message_store.Claimed]:
+        """Claim up to ``limit`` messages (``picker`` chooses them; default: the oldest
+        NEW ones), their price debited, in one transaction."""
+        return await self._claim(campaign, limit, result, picker)
 
     async def _changed_events(
         self, conn: Any, changed: Sequence[message_store.Changed], now: datetime
@@ -387,6 +419,11 @@ class Dispatcher:
         running = await self._running()
         wait = self.settings.poll_interval
         for campaign in running:
+            if campaign.channel == "voice":
+                # Ended calls first: they free the room the next calls take.
+                busy = bool(await self.apply_reports()) or busy
+                busy = await self.calls.step(campaign) or busy
+                continue
             state = self._state(campaign)
             allowance = state.pacer.allowance(self.monotonic(), self.settings.batch_size)
             if allowance == 0:
@@ -544,6 +581,16 @@ class Dispatcher:
             )
             for m in claimed
         ]
+        return await self.submit_claimed(campaign, claimed, submissions, result)
+
+    async def submit_claimed(
+        self,
+        campaign: Row[Any],
+        claimed: Sequence[message_store.Claimed],
+        submissions: Sequence[Submission],
+        result: BatchResult,
+    ) -> BatchResult:
+        """Submit a claimed batch (messages or calls) and record the outcomes."""
         channel = self.channel(campaign.channel_name)
         if not self._holds(campaign.id):
             # Our lease ran out between claim and submit (a stall): another worker may
@@ -581,7 +628,7 @@ class Dispatcher:
         return result
 
     async def _claim(
-        self, campaign: Row[Any], limit: int, result: BatchResult
+        self, campaign: Row[Any], limit: int, result: BatchResult, picker: Picker | None = None
     ) -> list[message_store.Claimed]:
         now = self.clock()
         # An SMS-fallback child pauses its parent when funds run out (services/fallback).
@@ -611,7 +658,11 @@ class Dispatcher:
                     result.paced_for = (1 - tokens) / float(rate.rate_limit)
                     return []
                 limit = min(limit, int(tokens))
-            due = await message_store.due_new(conn, campaign_id=campaign.id, limit=limit)
+            due = (
+                await picker(conn, campaign.id, limit)
+                if picker is not None
+                else await message_store.due_new(conn, campaign_id=campaign.id, limit=limit)
+            )
             if not due:
                 return []
             # Stop-lists are checked again at send time: a number stop-listed after it
@@ -891,7 +942,17 @@ class Dispatcher:
         if not self._reports:
             return 0
         reports, self._reports = self._reports, []
-        applied = 0
+        calls = [r for r in reports if r.call is not None]
+        if calls:
+            reports = [r for r in reports if r.call is None]
+            try:
+                applied_calls = await self.calls.apply(calls)
+            except Exception:
+                self._reports = calls + reports + self._reports
+                raise
+        else:
+            applied_calls = 0
+        applied = applied_calls
         size = max(self.settings.batch_size, 1)
         for start in range(0, len(reports), size):
             try:
@@ -989,6 +1050,7 @@ class Dispatcher:
         busy = await self.start_imports() or busy
         busy = await self.expire() or busy
         busy = await self.reconcile() or busy
+        busy = await self.calls.housekeeping() or busy
         return await self.finish_campaigns() or busy
 
     async def expire(self) -> bool:

@@ -30,6 +30,7 @@ Message states::
      |--block (stop-listed after it was added; checked at send)--> REJECTED
      \\--delete (campaign stopped)--> DELETED
     UNDELIVERED | EXPIRED | REJECTED --retry--> NEW
+    SENDING | ACCEPTED --recall (voice: the call ended unanswered, called again)--> NEW
 
 A crash while SENDING never leads to a blind resend: a stale SENDING message is
 looked up at the carrier by its reference and otherwise becomes UNKNOWN.
@@ -166,6 +167,8 @@ MESSAGE_TRANSITIONS: dict[str, Transition] = {
         _t("block", {M.NEW}, M.REJECTED),
         _t("delete", {M.NEW}, M.DELETED),
         _t("retry", set(RETRYABLE_MESSAGE_STATUSES), M.NEW),
+        # Voice: a call ended without reaching anyone and the recall policy calls again.
+        _t("recall", {M.SENDING, M.ACCEPTED}, M.NEW),
     )
 }
 

@@ -337,7 +337,7 @@ async def take_quota(db: Database, *, key: str, day: str, limit: int) -> bool:
         return await call_store.take_quota(conn, key=key, day=day, limit=limit)
 
 
-def cdr_document(attempt: Row[Any], *, campaign: Row[Any]) -> dict[str, Any]:
+def cdr_document(attempt: Any, *, campaign: Row[Any]) -> dict[str, Any]:
     """One CDR as JSON (callbacks, /v1): times ISO 8601 UTC, seconds as integers."""
 
     def iso(value: datetime | None) -> str | None:

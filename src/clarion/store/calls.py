@@ -216,3 +216,24 @@ async def total_cost(conn: AsyncConnection, campaign_id: int) -> Decimal:
         )
     )
     return Decimal(str(result.scalar_one()))
+
+
+async def overdue(conn: AsyncConnection, *, campaign_id: int, before: datetime) -> list[int]:
+    """Calls ACCEPTED (placed) before ``before`` that never reported their end."""
+    result = await conn.execute(
+        select(messages.c.id).where(
+            messages.c.campaign_id == campaign_id,
+            messages.c.status == "ACCEPTED",
+            messages.c.claimed_at < before,
+        )
+    )
+    return [int(i) for i in result.scalars()]
+
+
+async def uncharge(conn: AsyncConnection, *, message_id: int, amount: Decimal) -> None:
+    """Take back ``amount`` of what the message was charged (a call's unused hold)."""
+    await conn.execute(
+        update(messages)
+        .where(messages.c.id == message_id)
+        .values(charged=messages.c.charged - amount)
+    )

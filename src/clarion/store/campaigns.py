@@ -290,6 +290,11 @@ async def delete_campaign(
     return result.rowcount == 1
 
 
+def paused_for(reason: str) -> ColumnElement[bool]:
+    """A transition guard: the campaign is paused for this reason."""
+    return campaigns.c.pause_reason == reason
+
+
 async def set_fields(conn: AsyncConnection, campaign_id: int, values: dict[str, Any]) -> None:
     """Change fields whatever the status (voice settings apply to later calls)."""
     await conn.execute(update(campaigns).where(campaigns.c.id == campaign_id).values(**values))
