@@ -23,11 +23,13 @@ same for every VDN that is not the caller's, so nothing is learnt about others).
 Choices where the vendor's pages are silent or do not fit Clarion (docs/dialects/isales.md):
 
 * Status codes shown: ``1`` created, not started (DRAFT, and MODERATION, QUEUED,
-  SCHEDULED); ``2`` started: calling, or calls complete (RUNNING, SENT, DONE; the
-  vendor's 2 covers "executing, call complete, not started", and numbers may still be
-  added); ``3`` suspended (PAUSED, whatever the reason); ``4`` completed (STOPPED,
-  DECLINED). Only a RUNNING campaign can be paused: pausing anything else is
-  ``0200011``, as is resuming anything but PAUSED.
+  SCHEDULED); ``2`` started: calling, waiting for its calling window (PAUSED by the
+  engine, which resumes it), or calls complete (RUNNING, SENT, DONE; the vendor's 2
+  covers "executing, call complete, not started", and numbers may still be added);
+  ``3`` suspended (PAUSED by the user or for funds); ``4`` completed (STOPPED,
+  DECLINED). A RUNNING campaign or one waiting for its window can be paused (the
+  window's pause then becomes the user's, which the engine does not lift); pausing
+  anything else is ``0200011``, as is resuming anything but a suspended (3) one.
 * The vendor's pages document no start or stop interface for these campaigns; Clarion
   creates a campaign as ``1`` and adds ``/start`` and ``/stop`` in the shape of
   pause/resume (no body, the same envelope, ``0200011`` for a status that does not
@@ -68,10 +70,10 @@ Choices where the vendor's pages are silent or do not fit Clarion (docs/dialects
 * Query: ``name`` matches as a substring, ``beginTime`` / ``endTime`` bound the
   campaigns' own times; ``rowsPerPage`` above 100 is ``02000007``;
   ``curSkillQueueCount`` / ``curIvrCount`` count the VDN's current campaigns.
-* Delete: a RUNNING campaign is ``0200011`` (as are calls still in progress); a
-  suspended one is stopped, then deleted; one whose calls are complete (shown as 2)
-  may be deleted, or it would hold its place under the limit for ever;
-  ``archiveHistory`` is accepted and has no effect.
+* Delete: a RUNNING campaign, or one waiting for its window, is ``0200011`` (as are
+  calls still in progress); a suspended one is stopped, then deleted; one whose calls
+  are complete (shown as 2) may be deleted, or it would hold its place under the
+  limit for ever; ``archiveHistory`` is accepted and has no effect.
 * Stored fields the voice core has no place for (device type, begin/end times, the
   schedule as given, ``skillParam``, ``ivrParam``, the V2 caller list, ``priority``)
   are kept, until the core offers dialect settings, as a JSON document in the
@@ -96,7 +98,7 @@ from clarion.clock import utcnow
 from clarion.config import Settings
 from clarion.dialects.isales import wire
 from clarion.dialects.isales.wire import Caller, Fields, IsalesError, field_error
-from clarion.domain.lifecycle import CampaignStatus
+from clarion.domain.lifecycle import CampaignStatus, PauseReason
 from clarion.domain.recipients import ResultCode, describe
 from clarion.domain.voice.config import MAX_CONCURRENT, VoiceConfig
 from clarion.domain.voice.windows import NS_PER_DAY
@@ -108,6 +110,7 @@ from clarion.services.errors import (
     InvalidInput,
     NotFound,
     ServiceError,
+    TransitionConflict,
 )
 from clarion.store.db import Database
 
@@ -236,7 +239,14 @@ def _unpack(config: VoiceConfig) -> tuple[str | None, dict[str, Any]]:
     return config.description or None, {}
 
 
+def _waits_for_window(row: Row[Any]) -> bool:
+    """Paused by the engine outside its calling windows: it resumes by itself."""
+    return bool(row.status == CampaignStatus.PAUSED and row.pause_reason == PauseReason.WINDOW)
+
+
 def _status(row: Row[Any]) -> int:
+    if _waits_for_window(row):
+        return 2  # executing, waiting for its calling window
     return STATUS.get(str(row.status), 1)
 
 
@@ -695,15 +705,34 @@ async def _start(db: Database, caller: Caller, row: Row[Any]) -> None:
 
 
 async def _pause(db: Database, caller: Caller, row: Row[Any]) -> None:
-    try:
-        await campaign_service.pause(db, account_id=caller.account_id, campaign_id=row.id)
-    except Conflict as exc:
-        raise IsalesError(
-            wire.BAD_STATUS, "The outbound campaign in the current status cannot be suspended."
-        ) from exc
+    """Suspend a RUNNING campaign, or one the engine paused outside its calling window
+    (which would resume by itself): that pause becomes the user's. There is no service
+    for PAUSED(window) -> PAUSED(user): resume, then pause (the window is shut, so no
+    call starts in between); the engine may pause it again between the two: retry."""
+    refused = IsalesError(
+        wire.BAD_STATUS, "The outbound campaign in the current status cannot be suspended."
+    )
+    for _ in range(5):
+        current = await campaign_service.get(db, account_id=caller.account_id, campaign_id=row.id)
+        try:
+            if current.status == CampaignStatus.RUNNING:
+                await campaign_service.pause(db, account_id=caller.account_id, campaign_id=row.id)
+                return
+            if not _waits_for_window(current):
+                raise refused
+            await campaign_service.resume(db, account_id=caller.account_id, campaign_id=row.id)
+            await campaign_service.pause(db, account_id=caller.account_id, campaign_id=row.id)
+            return
+        except TransitionConflict:
+            continue
+    raise refused
 
 
 async def _resume(db: Database, caller: Caller, row: Row[Any]) -> None:
+    if _waits_for_window(row):
+        raise IsalesError(
+            wire.BAD_STATUS, "The campaign is not suspended: it waits for its calling window."
+        )
     try:
         await campaign_service.resume(db, account_id=caller.account_id, campaign_id=row.id)
     except (Conflict, InsufficientFunds) as exc:
@@ -732,7 +761,7 @@ async def delete(request: Request, vdn: str, campaign: str) -> JSONResponse:
         data = wire.json_object(raw, required=False)
         wire.no_nul(data)
         Fields(data).integer("archiveHistory", allowed=(0, 1))
-        if row.status == CampaignStatus.RUNNING:
+        if row.status == CampaignStatus.RUNNING or _waits_for_window(row):
             raise IsalesError(wire.BAD_STATUS, "A running campaign cannot be deleted.")
         try:
             if row.status == CampaignStatus.PAUSED:
