@@ -309,17 +309,32 @@ async def test_create_start_at_in_the_past_is_422(client: httpx.AsyncClient, ten
     assert "past" in body["detail"]
 
 
-@pytest.mark.parametrize("channel", ["voice"])
-async def test_create_unavailable_channel_is_422(
-    client: httpx.AsyncClient, tenant: Any, channel: str
+async def test_create_voice_campaign_and_bad_voice_settings(
+    client: httpx.AsyncClient, tenant: Any
 ) -> None:
-    r = await client.post(
-        "/v1/campaigns", json={"name": "n", "text": "t", "channel": channel}, headers=tenant.headers
+    h = tenant.headers
+    bad = {"name": "n", "text": "t", "channel": "voice", "voice": {"concurrent_call": 0}}
+    body = assert_problem(await client.post("/v1/campaigns", json=bad, headers=h), 422)
+    assert body["field"] == "concurrent_call"
+    bad["voice"] = {"recall": {"recall_status": ["answered"]}}
+    body = assert_problem(await client.post("/v1/campaigns", json=bad, headers=h), 422)
+    assert body["field"] == "recall_status"
+    sms = {"name": "n", "text": "t", "voice": {"concurrent_call": 3}}
+    body = assert_problem(await client.post("/v1/campaigns", json=sms, headers=h), 422)
+    assert body["field"] == "voice"
+    assert (await client.get("/v1/campaigns", headers=h)).json()["total"] == 0
+    good = {"name": "n", "text": "t", "channel": "voice", "voice": {"concurrent_call": 3}}
+    r = await client.post("/v1/campaigns", json=good, headers=h)
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert (created["channel"], created["text"], created["status"]) == ("voice", "t", "DRAFT")
+    assert created["voice"]["concurrent_call"] == 3
+    assert created["voice"]["template"] == "t"
+    r = await client.patch(
+        f"/v1/campaigns/{created['id']}/voice", json={"voice": {"call_timeout": 45}}, headers=h
     )
-    body = assert_problem(r, 422)
-    assert body["field"] == "channel"
-    assert channel in body["detail"]
-    assert (await client.get("/v1/campaigns", headers=tenant.headers)).json()["total"] == 0
+    assert r.status_code == 200, r.text
+    assert (r.json()["voice"]["call_timeout"], r.json()["voice"]["concurrent_call"]) == (45, 3)
 
 
 async def test_create_malformed_json_is_422(client: httpx.AsyncClient, tenant: Any) -> None:

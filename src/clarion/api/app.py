@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from clarion import __version__, web
 from clarion.api import addressbook, limits, links, prices, problems, v1, webhooks
 from clarion.api import metrics as api_metrics
+from clarion.api import voice as voice_api
 from clarion.config import Settings
 from clarion.dialects import autocall, bsg, isales, mobizon, wolkvox
 from clarion.dispatch.engine import Dispatcher, build_dispatcher
@@ -63,6 +64,7 @@ def create_app(
     if settings.metrics_enabled:
         api_metrics.install(app)  # GET /metrics and request timing
     app.include_router(v1.router)
+    app.include_router(voice_api.router)
     app.include_router(addressbook.router)
     app.include_router(prices.router)
     app.include_router(webhooks.router)

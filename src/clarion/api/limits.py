@@ -2,11 +2,11 @@
 
 ``/v1`` bodies (JSON, CSV) are limited to ``max_body_bytes`` and multipart uploads to
 ``max_import_bytes`` plus 1 MiB for the other form fields (the upload is then copied
-with its own exact limit, see uploads.py); BSG's ``/api`` bodies to its
-``MAX_BODY``. A ``Content-Length`` over the limit is answered 413 at once, without
-reading the body (``application/problem+json`` on ``/v1``, BSG's
-``{"message", "errors"}`` on ``/api``); a chunked body is counted as it arrives and
-cut off at the limit with the same 413 (a problem on both prefixes). The Mobizon
+with its own exact limit, see uploads.py); wolkvox's ``/api/v2`` bodies to its
+``MAX_BODY`` (record uploads are large) and BSG's other ``/api`` bodies to BSG's. A
+``Content-Length`` over the limit is answered 413 at once, without reading the body,
+in the prefix's own error shape; a chunked body is counted as it arrives and cut off
+at the limit with the same 413 (a problem on ``/v1`` and BSG's ``/api``). The Mobizon
 dialect reads its bodies with its own limit (code 12 in its envelope).
 """
 
@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clarion.api import problems
 from clarion.dialects.bsg import wire as bsg_wire
+from clarion.dialects.wolkvox import wire as wolkvox_wire
 
 UPLOAD_OVERHEAD = 1024 * 1024
 
@@ -52,6 +53,8 @@ def _bsg(_limit: int) -> JSONResponse:
 def rules(*, max_body_bytes: int, max_import_bytes: int) -> list[Rule]:
     return [
         Rule("/v1/", max_body_bytes, max_import_bytes + UPLOAD_OVERHEAD, _problem),
+        # wolkvox's /api/v2/ carries up to 10,000 records per upload (its own envelope).
+        Rule("/api/v2/", wolkvox_wire.MAX_BODY, wolkvox_wire.MAX_BODY, wolkvox_wire.too_large),
         Rule("/api/", bsg_wire.MAX_BODY, bsg_wire.MAX_BODY, _bsg),
     ]
 

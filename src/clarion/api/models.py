@@ -68,6 +68,19 @@ class CampaignCreate(Strict):
         ),
     )
     fallback: FallbackIn | None = None
+    voice: dict[str, Any] | None = Field(
+        None,
+        description=(
+            "Voice settings (voice campaigns; see docs/voice.md): type, type_autocall, "
+            "template, dialer auto|preview|predictive, agents, concurrent_call, "
+            "call_timeout, mode_call, max_call_minutes, recall {recall_times, "
+            "recall_status, schedule_recall, schedule_recall_duration, "
+            "limit_recall_duration, priority_recall}, hours and quiet_hours (autocall "
+            "schedules: ns since local midnight), timezone, network {viettel, mobi, vina, "
+            "tel, offnet}, callback_url, answer_callback_url, description, carrier. "
+            "`text` is the template and `sender` the caller id."
+        ),
+    )
     check_stop_list: bool = True
     rate_limit: Annotated[int, Field(gt=0, le=1_000_000)] | None = None
     rate_period: Annotated[int, Field(gt=0, le=86_400)] | None = None
@@ -113,11 +126,13 @@ class Campaign(BaseModel):
     sent_at: datetime | None
     finished_at: datetime | None
     content: dict[str, Any] | None = Field(None, description="RCS content (rcs campaigns).")
+    voice: dict[str, Any] | None = Field(None, description="Voice settings (voice campaigns).")
 
     @classmethod
     def of(cls, row: Any) -> Campaign:
         values = dict(row._mapping)
         values["content"] = (values.get("settings") or {}).get("rcs")
+        values["voice"] = (values.get("settings") or {}).get("voice")
         return cls.model_validate(values)
 
 
@@ -251,3 +266,50 @@ class AuditEvent(BaseModel):
     to_status: str | None
     detail: str | None
     at: datetime
+
+
+class VoicePatch(Strict):
+    """Voice settings to change (merged into the current ones; same fields as
+    ``voice`` at creation)."""
+
+    voice: dict[str, Any]
+
+
+class CallOut(BaseModel):
+    """One call attempt and its CDR."""
+
+    id: int
+    call_id: str
+    campaign_id: int
+    message_id: int
+    attempt: int
+    phone: str
+    caller_id: str
+    outcome: str
+    start_time: str
+    answer_time: str | None
+    end_time: str
+    duration: int
+    billsec: int
+    hangup_cause: str
+    cost: Decimal
+    agent: str | None
+    abandoned: bool
+
+
+class CallPage(BaseModel):
+    items: list[CallOut]
+    next_after_id: int | None = Field(
+        description="Pass as after_id for the next page; null on the last page."
+    )
+
+
+class VoiceStatsOut(BaseModel):
+    recipients: int
+    waiting: int = Field(description="To be called: first calls and recalls to come")
+    in_progress: int
+    answered: int
+    unreached: int = Field(description="Finished without an answer")
+    attempts: int
+    outcomes: dict[str, int]
+    cost: Decimal

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, Response, Uploa
 from fastapi.responses import PlainTextResponse
 
 from clarion.api import models, problems, uploads
+from clarion.api import voice as voice_api
 from clarion.api.deps import DB, Account, Config, Operator
 from clarion.domain.recipients import describe_code, overall
 from clarion.imports import readers
@@ -39,13 +40,17 @@ async def account(account: Account) -> Any:
 async def create_campaign(
     body: models.CampaignCreate, account: Account, db: DB, settings: Config
 ) -> Any:
+    if body.channel == "voice":
+        return await voice_api.create(body, account.id, db, settings)
+    if body.voice is not None:
+        raise InvalidInput("voice settings are for voice campaigns", field="voice")
     if body.channel not in service.SENDING_CHANNELS:
         raise InvalidInput(
             f"channel {body.channel!r} is not available yet on this server", field="channel"
         )
     if body.channel == "sms" and body.text is None:
         raise InvalidInput("an sms campaign needs text", field="text")
-    fields = body.model_dump(exclude={"fallback", "text"})
+    fields = body.model_dump(exclude={"fallback", "text", "voice"})
     spec = service.CampaignSpec(
         **fields,
         text=body.text or "",

@@ -274,7 +274,7 @@ DIALECT_ACTIONS: dict[str, dict[str, str]] = {
     "bsg": {"renew": "resume", "pause": "pause", "stop": "stop"},
     "autocall": {"start": "start", "pause": "pause", "stop": "stop"},
     "isales": {"running": "resume", "suspended": "pause", "stopped": "stop"},
-    "wolkvox": {"start": "start", "stop": "stop"},
+    "wolkvox": {"start": "start", "stop": "pause"},  # wolkvox's stop can be started again
 }
 
 

@@ -623,6 +623,10 @@ async def _add_recipients(
             raise NotFound(f"campaign {campaign_id} not found")
         if voice and campaign.channel != "voice":
             raise NotFound(f"voice campaign {campaign_id} not found")
+        if campaign.channel == "voice":  # /v1 and the dialects add numbers the same way
+            if replace:
+                raise InvalidInput("replace is not available for voice campaigns", field="replace")
+            voice = True
         if voice:
             if campaign.status not in VOICE_OPEN:
                 raise Conflict(

@@ -35,7 +35,7 @@ from sqlalchemy import Row
 
 from clarion.clock import utcnow
 from clarion.config import Settings
-from clarion.domain.lifecycle import CampaignStatus, MessageStatus
+from clarion.domain.lifecycle import CampaignStatus, MessageStatus, PauseReason
 from clarion.domain.voice.config import VoiceConfig
 from clarion.domain.voice.errors import InvalidField
 from clarion.services import campaigns as campaign_service
@@ -44,6 +44,7 @@ from clarion.services.errors import Conflict, InvalidInput, NotFound
 from clarion.store import calls as call_store
 from clarion.store import campaigns as campaign_store
 from clarion.store import events as event_store
+from clarion.store import messages as message_store
 from clarion.store.db import Database
 
 VOICE = "voice"
@@ -329,6 +330,32 @@ async def attempts(
             until=until,
             phone=phone,
         )
+
+
+async def pause(db: Database, *, account_id: int, campaign_id: int) -> Row[Any]:
+    """The user's pause: a RUNNING campaign is PAUSED (reason ``user``); one paused by
+    its calling window becomes paused by the user, so the window opening does not
+    resume it (only ``resume`` does)."""
+    row = await get(db, account_id=account_id, campaign_id=campaign_id)
+    if row.status == CampaignStatus.PAUSED and row.pause_reason == PauseReason.WINDOW:
+        async with db.begin() as conn:
+            await campaign_store.lock(conn, row.id)
+            await campaign_store.repause(
+                conn, campaign_id=row.id, old=PauseReason.WINDOW, new=PauseReason.USER
+            )
+        return await get(db, account_id=account_id, campaign_id=campaign_id)
+    return await campaign_service.pause(db, account_id=account_id, campaign_id=campaign_id)
+
+
+async def recipients(
+    db: Database, *, account_id: int, campaign_id: int, message_ids: Sequence[int]
+) -> dict[int, Row[Any]]:
+    """The campaign's recipient rows (phone, variables, status) by message id, for
+    reports that show the customer with each call."""
+    row = await get(db, account_id=account_id, campaign_id=campaign_id)
+    async with db.read() as conn:
+        found = await message_store.by_ids(conn, list(message_ids))
+    return {m.id: m for m in found if m.campaign_id == row.id}
 
 
 async def take_quota(db: Database, *, key: str, day: str, limit: int) -> bool:

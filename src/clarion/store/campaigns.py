@@ -295,6 +295,20 @@ def paused_for(reason: str) -> ColumnElement[bool]:
     return campaigns.c.pause_reason == reason
 
 
+async def repause(conn: AsyncConnection, *, campaign_id: int, old: str, new: str) -> bool:
+    """A PAUSED campaign's reason changes from ``old`` to ``new`` (guarded)."""
+    result = await conn.execute(
+        update(campaigns)
+        .where(
+            campaigns.c.id == campaign_id,
+            campaigns.c.status == CampaignStatus.PAUSED,
+            campaigns.c.pause_reason == old,
+        )
+        .values(pause_reason=new)
+    )
+    return result.rowcount == 1
+
+
 async def set_fields(conn: AsyncConnection, campaign_id: int, values: dict[str, Any]) -> None:
     """Change fields whatever the status (voice settings apply to later calls)."""
     await conn.execute(update(campaigns).where(campaigns.c.id == campaign_id).values(**values))

@@ -204,7 +204,7 @@ async def json_body(request: Request) -> Mapping[str, Any]:
         return {}
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise invalid("body", "The request body must be valid JSON.") from None
     if not isinstance(value, dict):
         raise invalid("body", "The request body must be a JSON object.")
