@@ -64,7 +64,6 @@ from clarion.domain.voice.errors import InvalidField
 from clarion.domain.voice.recall import AUTOCALL_FIELDS as RECALL_FIELDS
 from clarion.services import campaigns as campaign_service
 from clarion.services import voice
-from clarion.services.errors import TransitionConflict
 from clarion.store.db import Database
 
 router = APIRouter()
@@ -291,27 +290,6 @@ def plan(row: Row[Any], wanted: str | None, active: bool | None) -> str | None:
     return None  # DRAFT, STOPPED, DONE, DECLINED show "stop"; SENT finishes by itself
 
 
-async def hold(db: Database, caller: Caller, campaign_id: int) -> None:
-    """Turn the engine's pause for the calling window into the user's, which the
-    engine does not lift. There is no service for PAUSED(window) -> PAUSED(user):
-    resume, then pause (the window is shut: the engine places no call in between); the
-    engine may pause it for the window again between the two, so try again."""
-    for _ in range(5):
-        row = await campaign_service.get(db, account_id=caller.id, campaign_id=campaign_id)
-        try:
-            if row.status == C.RUNNING:
-                await campaign_service.pause(db, account_id=caller.id, campaign_id=campaign_id)
-                return
-            if not waits_for_window(row):
-                return  # paused by the user already, or no longer paused
-            await campaign_service.resume(db, account_id=caller.id, campaign_id=campaign_id)
-            await campaign_service.pause(db, account_id=caller.id, campaign_id=campaign_id)
-            return
-        except TransitionConflict:
-            continue
-    raise AutocallError(409, "status: the campaign changed while it was being paused; retry")
-
-
 async def run(db: Database, caller: Caller, row: Row[Any], action: str | None) -> None:
     account_id, campaign_id = caller.id, int(row.id)
     if action == "start":
@@ -320,10 +298,8 @@ async def run(db: Database, caller: Caller, row: Row[Any], action: str | None) -
         await campaign_service.resume(db, account_id=account_id, campaign_id=campaign_id)
     elif action == "retry":
         await campaign_service.retry(db, account_id=account_id, campaign_id=campaign_id)
-    elif action == "pause":
-        await campaign_service.pause(db, account_id=account_id, campaign_id=campaign_id)
-    elif action == "hold":
-        await hold(db, caller, campaign_id)
+    elif action in ("pause", "hold"):  # hold: the window's pause becomes the user's
+        await voice.pause(db, account_id=account_id, campaign_id=campaign_id)
     elif action == "stop":
         await campaign_service.stop(db, account_id=account_id, campaign_id=campaign_id)
 

@@ -18,13 +18,15 @@ Choices:
   ``YYYY-MM-DD HH:MM:SS`` in the account's time zone (``""`` when absent),
   ``to_number`` in the vendor's national form (``0...`` for Vietnamese numbers),
   ``from_number`` the caller id, ``app: "autocall"``, ``direction: "outbound"``,
-  ``extension``/``username`` the agent (agent campaigns), ``additional`` holds the
-  called ``phone_number``. Recording, key-press and customer fields are empty: Clarion
-  records neither audio nor key presses.
+  ``extension``/``username`` the agent (agent campaigns), ``customer_fullname`` the
+  lead's ``lead_name``, ``additional`` the lead's ``additional`` values (and the OTP's
+  ``code_otp``, ``ref_id``) with the called ``phone_number``. Recording and key-press
+  fields are empty: Clarion records neither audio nor key presses.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import tzinfo
 from typing import Any
 
@@ -34,6 +36,7 @@ from sqlalchemy import Row
 
 from clarion.config import Settings
 from clarion.dialects.autocall import wire
+from clarion.dialects.autocall.leads import LEAD_TEXT_FIELDS
 from clarion.dialects.autocall.wire import AutocallError, Caller
 from clarion.dialects.timestamps import timestamp
 from clarion.services import voice
@@ -63,7 +66,10 @@ def national(phone: str) -> str:
     return "0" + phone[3:] if phone.startswith("+84") else phone
 
 
-def cdr_object(attempt: Row[Any], campaign: Row[Any], tz: tzinfo) -> dict[str, Any]:
+def cdr_object(
+    attempt: Row[Any], campaign: Row[Any], tz: tzinfo, variables: Mapping[str, Any]
+) -> dict[str, Any]:
+    """One attempt in the vendor's CDR shape; ``variables`` are its lead's."""
     document = voice.cdr_document(attempt, campaign=campaign)
     key = wire.uuid_of(campaign)
     call_id = wire.call_uuid(key, int(attempt.message_id), int(attempt.attempt))
@@ -99,16 +105,24 @@ def cdr_object(attempt: Row[Any], campaign: Row[Any], tz: tzinfo) -> dict[str, A
         "rate": "",
         "digits": "",
         "note": "",
-        "customer_fullname": "",
+        "customer_fullname": str(variables.get("lead_name", "")),
         "customer_email": "",
         "demand_customer": "",
         "interest_segment": "",
-        "additional": {"phone_number": to_number},
+        "additional": {
+            **{k: v for k, v in variables.items() if k not in LEAD_TEXT_FIELDS},
+            "phone_number": to_number,
+        },
         "autocall_presskey_epoch": "",
         "time_presskey": "",
         "presskey_delay": 0,
         "autocall_recording_url": "",
     }
+
+
+def _variables(message: Row[Any] | None) -> Mapping[str, Any]:
+    found = None if message is None else message.variables
+    return found if isinstance(found, Mapping) else {}
 
 
 async def page(
@@ -142,7 +156,16 @@ async def listing(request: Request, caller: Caller, db: Database, key: str) -> J
     campaign = await voice.find(db, account_id=caller.id, external_id=wire.external_id(key))
     rows = await page(db, caller, campaign, limit=limit, offset=offset)
     stats = await voice.stats(db, account_id=caller.id, campaign_id=int(campaign.id))
-    data = [cdr_object(row, campaign, caller.tz) for row in rows]
+    leads = await voice.recipients(
+        db,
+        account_id=caller.id,
+        campaign_id=int(campaign.id),
+        message_ids=sorted({int(row.message_id) for row in rows}),
+    )
+    data = [
+        cdr_object(row, campaign, caller.tz, _variables(leads.get(int(row.message_id))))
+        for row in rows
+    ]
     return JSONResponse({"data": data, "total": stats.attempts})
 
 
