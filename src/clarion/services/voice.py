@@ -202,7 +202,8 @@ async def search(
 
 
 async def next_external_number(db: Database, *, account_id: int, prefix: str) -> int:
-    async with db.read() as conn:
+    """A dialect id number never given before in ``prefix`` (iSales campaign ids)."""
+    async with db.begin() as conn:
         return await call_store.next_external_number(conn, account_id=account_id, prefix=prefix)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import Row, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from clarion.store.schema import api_quota, call_attempts, campaigns, messages
+from clarion.store.schema import api_quota, call_attempts, campaigns, id_counters, messages
 
 
 async def by_external_id(
@@ -60,15 +60,34 @@ async def voice_campaigns(
 
 
 async def next_external_number(conn: AsyncConnection, *, account_id: int, prefix: str) -> int:
-    """1 + the count of the account's campaigns in ``prefix``'s namespace (ids are
-    never reused: a deleted campaign's number is skipped by the unique index retry)."""
-    result = await conn.execute(
+    """The next number of the account's ``prefix`` namespace: a counter row bumped in
+    the caller's transaction, so a number is never given twice nor reused after the
+    campaign holding it is deleted. A new namespace starts after the campaigns it
+    already has (ids given before the counter existed)."""
+    bumped = await conn.execute(
+        update(id_counters)
+        .where(id_counters.c.account_id == account_id, id_counters.c.namespace == prefix)
+        .values(last=id_counters.c.last + 1)
+        .returning(id_counters.c.last)
+    )
+    value = bumped.scalar_one_or_none()
+    if value is not None:
+        return int(value)
+    existing = await conn.execute(
         select(func.count()).where(
             campaigns.c.account_id == account_id,
             campaigns.c.external_id.startswith(prefix, autoescape=True),
         )
     )
-    return int(result.scalar_one()) + 1
+    first = int(existing.scalar_one()) + 1
+    try:
+        async with conn.begin_nested():
+            await conn.execute(
+                insert(id_counters).values(account_id=account_id, namespace=prefix, last=first)
+            )
+    except IntegrityError:  # another transaction created the counter first
+        return await next_external_number(conn, account_id=account_id, prefix=prefix)
+    return first
 
 
 async def record_attempt(conn: AsyncConnection, values: Mapping[str, Any]) -> bool:

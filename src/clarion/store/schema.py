@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -469,4 +470,14 @@ api_quota = Table(
     Column("key", String(128), primary_key=True),
     Column("day", String(10), primary_key=True),
     Column("used", Integer, nullable=False, server_default="0"),
+)
+
+# Per-account counters of dialect ids (iSales campaign ids per VDN): never reused,
+# even after the campaign holding the highest one is deleted.
+id_counters = Table(
+    "id_counters",
+    metadata,
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("namespace", String(64), primary_key=True),
+    Column("last", BigInteger, nullable=False, server_default="0"),
 )

@@ -719,14 +719,14 @@ async def test_a_draft_past_its_end_time_cannot_start(
     await isales.add(number, NUMBERS[:1])
     row = await row_of(db, tenant, isales.vdn, number)
     config = voice.config_of(row)
-    stored = json.loads(config.description)
-    stored["isales"]["strEndTime"] = "2020-01-01 00:00:00"
+    stored = dict(config.extras["isales"])
+    stored["strEndTime"] = "2020-01-01 00:00:00"
     await voice.update(
         db,
         account_id=tenant.id,
         campaign_id=row.id,
         settings=Settings(database_url="sqlite://"),
-        config=config.with_changes(description=json.dumps(stored)),
+        config=config.with_changes(extras={"isales": stored}),
     )
     expect(await isales.call("PUT", isales.path(number, "start")), "0200016")
 

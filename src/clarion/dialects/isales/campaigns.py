@@ -74,10 +74,9 @@ Choices where the vendor's pages are silent or do not fit Clarion (docs/dialects
   calls still in progress); a suspended one is stopped, then deleted; one whose calls
   are complete (shown as 2) may be deleted, or it would hold its place under the
   limit for ever; ``archiveHistory`` is accepted and has no effect.
-* Stored fields the voice core has no place for (device type, begin/end times, the
+* Fields the voice engine has no use for (device type, begin/end times, the
   schedule as given, ``skillParam``, ``ivrParam``, the V2 caller list, ``priority``)
-  are kept, until the core offers dialect settings, as a JSON document in the
-  campaign's free-text ``description`` (at most 2000 characters in all).
+  are kept in the voice settings' ``extras`` under ``isales``.
 """
 
 from __future__ import annotations
@@ -128,7 +127,6 @@ MAX_CURRENT = 20
 MAX_CALL_DATA = 20
 MAX_CALLED = 10
 MAX_WAITING = 200_000
-MAX_DESCRIPTION = 2000
 MAX_PARAM_JSON = 600
 MAX_CALLERS = 10
 PAGE = 500
@@ -214,29 +212,15 @@ def _number(row: Row[Any]) -> int:
 # --- the stored iSales fields -----------------------------------------------------------
 
 
-def _pack(description: str | None, extras: dict[str, Any]) -> str:
-    text = json.dumps(
-        {PREFIX: extras, "description": description},
-        ensure_ascii=False,
-        separators=(",", ":"),
-        sort_keys=True,
-    )
-    if len(text) > MAX_DESCRIPTION:
-        raise field_error(
-            wire.TOO_LONG, "body", "the campaign's parameters are too long to be stored"
-        )
-    return text
+def _pack(config: dict[str, Any], description: str | None, extras: dict[str, Any]) -> None:
+    """Store the description and the iSales-only fields in the voice settings."""
+    config["description"] = description or ""
+    config["extras"] = {PREFIX: extras}
 
 
 def _unpack(config: VoiceConfig) -> tuple[str | None, dict[str, Any]]:
-    try:
-        value = json.loads(config.description)
-    except ValueError:
-        return config.description or None, {}
-    if isinstance(value, dict) and isinstance(value.get(PREFIX), dict):
-        description = value.get("description")
-        return (description if isinstance(description, str) else None), value[PREFIX]
-    return config.description or None, {}
+    stored = config.extras.get(PREFIX)
+    return config.description or None, dict(stored) if isinstance(stored, dict) else {}
 
 
 def _waits_for_window(row: Row[Any]) -> bool:
@@ -494,7 +478,7 @@ async def _create(request: Request, vdn_text: str, *, v2: bool) -> JSONResponse:
             extras["callerNo"] = caller_list
         if priority is not None:
             extras["priority"] = priority
-        config["description"] = _pack(description, extras)
+        _pack(config, description, extras)
 
         now = utcnow()
         today = datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
@@ -706,26 +690,17 @@ async def _start(db: Database, caller: Caller, row: Row[Any]) -> None:
 
 async def _pause(db: Database, caller: Caller, row: Row[Any]) -> None:
     """Suspend a RUNNING campaign, or one the engine paused outside its calling window
-    (which would resume by itself): that pause becomes the user's. There is no service
-    for PAUSED(window) -> PAUSED(user): resume, then pause (the window is shut, so no
-    call starts in between); the engine may pause it again between the two: retry."""
+    (which would resume by itself): that pause becomes the user's (``voice.pause``)."""
     refused = IsalesError(
         wire.BAD_STATUS, "The outbound campaign in the current status cannot be suspended."
     )
-    for _ in range(5):
-        current = await campaign_service.get(db, account_id=caller.account_id, campaign_id=row.id)
-        try:
-            if current.status == CampaignStatus.RUNNING:
-                await campaign_service.pause(db, account_id=caller.account_id, campaign_id=row.id)
-                return
-            if not _waits_for_window(current):
-                raise refused
-            await campaign_service.resume(db, account_id=caller.account_id, campaign_id=row.id)
-            await campaign_service.pause(db, account_id=caller.account_id, campaign_id=row.id)
-            return
-        except TransitionConflict:
-            continue
-    raise refused
+    current = await campaign_service.get(db, account_id=caller.account_id, campaign_id=row.id)
+    if current.status != CampaignStatus.RUNNING and not _waits_for_window(current):
+        raise refused
+    try:
+        await voice.pause(db, account_id=caller.account_id, campaign_id=row.id)
+    except TransitionConflict as exc:
+        raise refused from exc
 
 
 async def _resume(db: Database, caller: Caller, row: Row[Any]) -> None:

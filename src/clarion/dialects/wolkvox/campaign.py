@@ -49,7 +49,6 @@ Choices where wolkvox's pages are silent (docs/dialects/wolkvox.md has the detai
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -258,22 +257,13 @@ async def start(call: Call) -> Response:
 
 async def _hold(call: Call, row: Row[Any]) -> None:
     """Turn a pause for the calling window into the user's pause, which the engine
-    does not lift when the window opens. There is no service for PAUSED(window) ->
-    PAUSED(user): resume, then pause (no call starts in between, the window is shut);
-    the engine may pause it for the window again between the two, so try again."""
-    for _ in range(3):
-        with contextlib.suppress(TransitionConflict):  # running again already: pause it
-            await campaign_service.resume(call.db, account_id=call.account_id, campaign_id=row.id)
-        try:
-            await campaign_service.pause(call.db, account_id=call.account_id, campaign_id=row.id)
-            return
-        except TransitionConflict:
-            row = await voice.get(call.db, account_id=call.account_id, campaign_id=row.id)
-            if row.status != CampaignStatus.PAUSED or row.pause_reason != PauseReason.WINDOW:
-                break
-    if row.status == CampaignStatus.PAUSED and row.pause_reason == PauseReason.USER:
-        return
-    raise WolkvoxError(412, f"THE CAMPAIGN_ID {row.id} IS {row.status} AND CANNOT BE STOPPED")
+    does not lift when the window opens (``voice.pause``)."""
+    try:
+        await voice.pause(call.db, account_id=call.account_id, campaign_id=row.id)
+    except TransitionConflict as exc:
+        raise WolkvoxError(
+            412, f"THE CAMPAIGN_ID {row.id} IS {row.status} AND CANNOT BE STOPPED"
+        ) from exc
 
 
 async def stop(call: Call) -> Response:

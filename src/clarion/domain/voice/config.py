@@ -23,11 +23,13 @@ back (``from_dict(to_dict(c)) == c``).
   empty zone = the account's), ``quiet_hours`` (optional windows in each RECIPIENT's
   own zones, from the number), ``network`` (:class:`NetworkLimits`).
 * ``callback_url`` / ``answer_callback_url``: receive each CDR / each answer, signed.
-* ``description``, ``carrier``: echoed.
+* ``description``, ``carrier``: echoed; ``extras``: what a dialect keeps for
+  itself, by dialect name (iSales' device type, skill and IVR parameters ...).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -46,6 +48,7 @@ MAX_TEMPLATE = 4000
 MAX_CONCURRENT = 1000
 MAX_TIMEOUT = 300
 MAX_MINUTES = 240
+MAX_EXTRAS = 16_384
 
 
 class VoiceConfigError(InvalidField):
@@ -104,6 +107,8 @@ class VoiceConfig:
     answer_callback_url: str = ""
     description: str = ""
     carrier: str = ""
+    # Settings a dialect keeps for itself (by dialect name), opaque to the engine.
+    extras: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _choice(self.type, "type", TYPES)
@@ -122,6 +127,14 @@ class VoiceConfig:
             _text(getattr(self, name), name, 2000)
         _text(self.description, "description", 2000)
         _text(self.carrier, "carrier", 255)
+        if not isinstance(self.extras, Mapping):
+            raise VoiceConfigError("extras", "must be an object")
+        try:
+            size = len(json.dumps(self.extras, separators=(",", ":")))
+        except (TypeError, ValueError) as exc:
+            raise VoiceConfigError("extras", "must be JSON") from exc
+        if size > MAX_EXTRAS:
+            raise VoiceConfigError("extras", f"is larger than {MAX_EXTRAS} bytes as JSON")
 
     @property
     def agent_campaign(self) -> bool:
@@ -151,6 +164,7 @@ class VoiceConfig:
             "answer_callback_url",
             "description",
             "carrier",
+            "extras",
         ):
             if name in data and data[name] is not None:
                 values[name] = data[name]
@@ -191,4 +205,5 @@ class VoiceConfig:
             "answer_callback_url": self.answer_callback_url,
             "description": self.description,
             "carrier": self.carrier,
+            "extras": dict(self.extras),
         }

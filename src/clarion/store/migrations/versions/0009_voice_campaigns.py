@@ -28,6 +28,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key", "day", name=op.f("pk_api_quota")),
     )
     op.create_table(
+        "id_counters",
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("namespace", sa.String(length=64), nullable=False),
+        sa.Column("last", sa.BigInteger(), server_default="0", nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_id_counters_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("account_id", "namespace", name=op.f("pk_id_counters")),
+    )
+    op.create_table(
         "call_attempts",
         sa.Column(
             "id",
@@ -131,5 +146,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_call_attempts_campaign_id_id"))
 
     op.drop_table("call_attempts")
+    op.drop_table("id_counters")
     op.drop_table("api_quota")
     # ### end Alembic commands ###
