@@ -122,10 +122,14 @@ def _prepare(settings: Settings) -> None:
 
 
 def _rate(text: str | None) -> int:
+    return _whole(text, "rate limit")
+
+
+def _whole(text: str | None, name: str) -> int:
     try:
         return int(str(text))
     except ValueError:
-        err.print(f"[red]error:[/red] rate limit {text!r} is not a whole number")
+        err.print(f"[red]error:[/red] {name} {text!r} is not a whole number")
         raise typer.Exit(2) from None
 
 
@@ -246,9 +250,18 @@ def accounts_configure(
             "--moderation/--no-moderation", help="Hold every campaign of the account for review."
         ),
     ] = None,
+    licences: Annotated[
+        int | None,
+        typer.Option(help="Agent licences (wolkvox: licences x 1000 API requests a day)."),
+    ] = None,
+    vdn_id: Annotated[
+        str | None,
+        typer.Option(help="The account's iSales VDN id, 1-9999 ('off': the account id)."),
+    ] = None,
     database: DatabaseOpt = None,
 ) -> None:
-    """Set an account's refund policy, operator role, moderation or low-balance alert."""
+    """Set an account's refund policy, operator role, moderation, low-balance alert,
+    voice licences or iSales VDN."""
     settings = _settings(database)
     _prepare(settings)
     threshold = (
@@ -266,13 +279,33 @@ def accounts_configure(
             set_low_balance=low_balance is not None,
             rate_limit=None if rate_limit in (None, "off") else _rate(rate_limit),
             set_rate_limit=rate_limit is not None,
+            licences=licences,
+            vdn_id=None if vdn_id in (None, "off") else _whole(vdn_id, "vdn-id"),
+            set_vdn_id=vdn_id is not None,
         ),
     )
     console.print(
         f"account {row.id}: refund policy {row.refund_policy}, operator "
         f"{'yes' if row.is_operator else 'no'}, moderation "
-        f"{'required' if row.moderation_required else 'by content rules'}"
+        f"{'required' if row.moderation_required else 'by content rules'}, licences "
+        f"{row.licences}, VDN {row.vdn_id if row.vdn_id is not None else row.id}"
     )
+
+
+@accounts_app.command("isales-credentials")
+def accounts_isales_credentials(
+    api_key: Annotated[str, typer.Argument(help="An API key of the account.")],
+    database: DatabaseOpt = None,
+) -> None:
+    """Print the iSales AK/SK pair of an API key (Huawei's auth-v2 signature; derived
+    from the key with the server secret, so nothing more is stored)."""
+    from clarion.dialects.isales.wire import credentials
+
+    settings = _settings(database)
+    _prepare(settings)
+    ak, sk = _run(settings, lambda db: credentials(db, settings, api_key))
+    console.print(f"AK {ak}")
+    console.print(f"SK {sk}")
 
 
 @accounts_app.command("list")

@@ -309,3 +309,44 @@ def test_stoplist_commands(runner: CliRunner, url: str) -> None:
     )
     result = run(runner, url, "stoplist", "list")
     assert result.exit_code != 0
+
+
+def test_voice_licences_vdn_and_isales_credentials(runner: CliRunner, url: str) -> None:
+    first = create_account(runner, url, "first")
+    second = create_account(runner, url, "second")
+    out = ok(
+        run(
+            runner,
+            url,
+            "accounts",
+            "configure",
+            str(first["account_id"]),
+            "--licences",
+            "3",
+            "--vdn-id",
+            "77",
+        )
+    )
+    assert "licences 3" in out and "VDN 77" in out
+    # a VDN held by another account (set, or its id by default) is refused
+    taken = run(runner, url, "accounts", "configure", str(second["account_id"]), "--vdn-id", "77")
+    assert taken.exit_code == 1
+    clash = run(
+        runner,
+        url,
+        "accounts",
+        "configure",
+        str(second["account_id"]),
+        "--vdn-id",
+        str(first["account_id"]),
+    )
+    assert clash.exit_code == 0  # the first account left its default VDN for 77
+    bad = run(runner, url, "accounts", "configure", str(first["account_id"]), "--vdn-id", "0")
+    assert bad.exit_code == 1
+    out = ok(run(runner, url, "accounts", "isales-credentials", first["api_key"]))
+    ak, sk = (line.split()[1] for line in out.strip().splitlines())
+    assert ak.startswith("1-") and re.fullmatch(r"[0-9a-f]{64}", sk)
+    again = ok(run(runner, url, "accounts", "isales-credentials", first["api_key"]))
+    assert again == out  # derived, stable
+    unknown = run(runner, url, "accounts", "isales-credentials", "x" * 40)
+    assert unknown.exit_code == 1

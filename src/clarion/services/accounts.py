@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from clarion.clock import utcnow
-from clarion.services.errors import InvalidInput, NotFound
+from clarion.services.errors import Conflict, InvalidInput, NotFound
 from clarion.store import accounts as store
 from clarion.store.db import Database
 
@@ -148,8 +148,12 @@ async def configure(
     set_low_balance: bool = False,
     rate_limit: int | None = None,
     set_rate_limit: bool = False,
+    licences: int | None = None,
+    vdn_id: int | None = None,
+    set_vdn_id: bool = False,
 ) -> Row[Any]:
-    """Settings of an account. Refund policy, operator role and moderation are the
+    """Settings of an account. Refund policy, operator role, moderation, voice licences
+    (wolkvox's daily quota is licences x 1000 requests) and the iSales VDN id are the
     operator's (CLI); the ``balance.low`` threshold (``set_low_balance``, None = off)
     is the account's own choice too (``PATCH /v1/account``)."""
     values: dict[str, Any] = {}
@@ -171,7 +175,21 @@ async def configure(
         values["is_operator"] = is_operator
     if moderation_required is not None:
         values["moderation_required"] = moderation_required
+    if licences is not None:
+        if not 1 <= licences <= 100_000:
+            raise InvalidInput("licences must be 1 to 100,000", field="licences")
+        values["licences"] = licences
+    if set_vdn_id:
+        if vdn_id is not None and not 1 <= vdn_id <= 9999:
+            raise InvalidInput("the VDN id must be 1 to 9999", field="vdn_id")
+        values["vdn_id"] = vdn_id
     async with db.begin() as conn:
+        if (
+            set_vdn_id
+            and vdn_id is not None
+            and await store.vdn_taken(conn, vdn_id=vdn_id, account_id=account_id)
+        ):
+            raise Conflict(f"VDN {vdn_id} belongs to another account")
         if values and not await store.set_fields(conn, account_id=account_id, values=values):
             raise NotFound(f"account {account_id} not found")
         row = await store.get(conn, account_id)

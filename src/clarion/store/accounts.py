@@ -11,9 +11,11 @@ from sqlalchemy import (
     BigInteger,
     Row,
     String,
+    and_,
     bindparam,
     insert,
     literal,
+    or_,
     select,
     type_coerce,
     update,
@@ -122,6 +124,20 @@ async def find_by_name(conn: AsyncConnection, name: str) -> Row[Any] | None:
         select(accounts).where(accounts.c.name == name).order_by(accounts.c.id).limit(1)
     )
     return result.first()
+
+
+async def vdn_taken(conn: AsyncConnection, *, vdn_id: int, account_id: int) -> bool:
+    """Whether another account holds this iSales VDN id, set or by default (its id)."""
+    result = await conn.execute(
+        select(accounts.c.id).where(
+            accounts.c.id != account_id,
+            or_(
+                accounts.c.vdn_id == vdn_id,
+                and_(accounts.c.vdn_id.is_(None), accounts.c.id == vdn_id),
+            ),
+        )
+    )
+    return result.first() is not None
 
 
 async def set_fields(conn: AsyncConnection, *, account_id: int, values: dict[str, Any]) -> bool:
