@@ -471,6 +471,14 @@ class Dispatcher:
 
     # --- leases ----------------------------------------------------------------------
 
+    async def tick_leases(self) -> list[int]:
+        """Take (or renew) this worker's share of the sendable campaigns now; returns
+        the ids held. A pass does this itself; tests and ``clarion status`` call it."""
+        self._running_rows = None
+        self._running_at = float("-inf")
+        self._leases_at = float("-inf")
+        return [r.id for r in await self._running()]
+
     async def _balance_leases(self, live: set[int]) -> None:
         """Hold a fair share of the sendable campaigns: renew ours every third of the
         lease, take free or expired ones up to ``ceil(campaigns / live workers)``, give
