@@ -59,6 +59,11 @@ class EndpointOut(BaseModel):
     active: bool
     secret: str = Field(description="HMAC-SHA256 key of the Clarion-Signature header")
     created_at: datetime
+    campaign_id: int | None = Field(
+        None,
+        description="Set for a voice campaign's callback_url / answer_callback_url: that "
+        "campaign's call events only, posted as the bare CDR; managed with the campaign.",
+    )
 
     @classmethod
     def of(cls, row: Any) -> EndpointOut:
