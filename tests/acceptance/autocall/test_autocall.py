@@ -556,7 +556,7 @@ async def test_status_start_pause_start_stop(api: httpx.AsyncClient, tenant: Ten
     r = await put(api, tenant, key, body)
     assert r.status_code == 200, r.text
     got = await get(api, tenant, key)
-    assert (got["status"], got["active"], got["run_id"]) == ("stop", False, "")
+    assert (got["status"], got["active"], got["run_id"]) == ("stop", True, "")
 
 
 async def test_start_needs_leads(api: httpx.AsyncClient, tenant: Tenant) -> None:
@@ -591,13 +591,49 @@ async def test_active_false_places_no_calls(api: httpx.AsyncClient, tenant: Tena
     await add_leads(api, tenant, key, VN[:2])
     r = await put(api, tenant, key, {"status": "start", "active": False})
     assert r.status_code == 200
-    assert (await get(api, tenant, key))["status"] == "stop"  # not started
+    got = await get(api, tenant, key)
+    assert (got["status"], got["active"]) == ("stop", False)  # not started
     assert (await put(api, tenant, key, {"status": "start"})).status_code == 200
+    assert (await get(api, tenant, key))["status"] == "stop"  # still inactive
+    r = await put(api, tenant, key, {"active": True, "status": "start"})
+    assert r.status_code == 200
+    assert (await get(api, tenant, key))["status"] == "start"
     r = await put(api, tenant, key, {"active": False})
     assert r.status_code == 200
-    assert (await get(api, tenant, key))["status"] == "pause"  # a calling one pauses
-    assert (await put(api, tenant, key, {"active": True, "status": "start"})).status_code == 200
-    assert (await get(api, tenant, key))["status"] == "start"
+    got = await get(api, tenant, key)
+    assert (got["status"], got["active"]) == ("pause", False)  # a calling one pauses
+    assert (await put(api, tenant, key, {"active": True})).status_code == 200
+    assert (await get(api, tenant, key))["status"] == "pause"  # active alone resumes nothing
+    assert (await put(api, tenant, key, {"status": "start"})).status_code == 200
+    got = await get(api, tenant, key)
+    assert (got["status"], got["active"]) == ("start", True)
+
+
+async def test_dialect_only_fields_are_kept(api: httpx.AsyncClient, tenant: Tenant) -> None:
+    kept = {
+        "template_name": "Nhắc nợ",
+        "carrier_name": "Viettel trunk",
+        "domain_name": "acme.example",
+        "users": ["5b0c...", {"user_uuid": "u1"}],
+        "groups": ["g1"],
+        "statuses": ["new"],
+        "enable_encrypt": True,
+        "orig_campaign_uuid": SEED_UUID,
+    }
+    key = await create(api, tenant, **kept)
+    got = await get(api, tenant, key)
+    assert {k: got[k] for k in kept} == kept
+    r = await put(api, tenant, key, {"groups": [], "run_id": "ignored", "updated_at": "x"})
+    assert r.status_code == 200
+    got = await get(api, tenant, key)
+    assert {k: got[k] for k in kept} == kept | {"groups": []}
+    assert got["run_id"] == ""
+    r = await put(api, tenant, key, {"users": ["x" * 20_000]})
+    assert r.status_code == 400
+    assert r.json()["error"].startswith(
+        "template_name, carrier_name, domain_name, users, groups, statuses, enable_encrypt, "
+        "orig_campaign_uuid: together is larger than 16384 bytes"
+    )
 
 
 async def test_a_stopped_campaign_takes_no_leads(api: httpx.AsyncClient, tenant: Tenant) -> None:

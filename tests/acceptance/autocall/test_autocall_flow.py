@@ -117,7 +117,7 @@ async def test_create_add_leads_start_call_and_list_cdrs(
     assert await drive(rig, int(row.id)) == "DONE"
 
     got = (await api.get(f"/v3/campaign/{key}", headers=bearer(tenant))).json()
-    assert (got["status"], got["active"], got["run_id"]) == ("stop", False, "")
+    assert (got["status"], got["active"], got["run_id"]) == ("stop", True, "")
 
     r = await api.get(f"/v3/cdr?campaign_uuid={key}&limit=1000", headers=bearer(tenant))
     assert r.status_code == 200, r.text
@@ -171,14 +171,28 @@ async def test_create_add_leads_start_call_and_list_cdrs(
     r = await api.get(f"/v3/campaign/{key}/cdrs?limit=5&offset={len(cdrs)}", headers=bearer(tenant))
     assert r.json() == {"data": [], "total": len(cdrs)}
 
-    # a finished campaign takes new leads and calls them
+    # a finished campaign takes new leads and calls them; an inactive one waits
+    r = await api.put(f"/v3/campaign/{key}", json={"active": False}, headers=bearer(tenant))
+    assert r.status_code == 200, r.text
     r = await api.post(
         "/v3/lead", json={"list_uuid": key, "phone_number": "0332699999"}, headers=bearer(tenant)
     )
     assert r.status_code == 200, r.text
-    assert (await api.get(f"/v3/campaign/{key}", headers=bearer(tenant))).json()[
-        "status"
-    ] == "start"
+
+    async def status() -> str:
+        got = await api.get(f"/v3/campaign/{key}", headers=bearer(tenant))
+        shown: str = got.json()["status"]
+        return shown
+
+    assert await status() == "pause"
+    for _ in range(3):
+        await rig.dispatcher.tick()
+    assert await status() == "pause"
+    r = await api.put(
+        f"/v3/campaign/{key}", json={"active": True, "status": "start"}, headers=bearer(tenant)
+    )
+    assert r.status_code == 200, r.text
+    assert await status() == "start"
     assert await drive(rig, int(row.id)) == "DONE"
     r = await api.get(f"/v3/cdr?campaign_uuid={key}&limit=1000", headers=bearer(tenant))
     assert r.json()["data"][: len(cdrs)] == cdrs

@@ -20,13 +20,15 @@ Choices where the vendor's page is silent (docs/dialects/autocall.md has the res
   ``template_uuid`` (-> ``template``), the recall fields, ``schedules`` (calling
   windows, in the account's time zone), ``network``, ``callback_url``,
   ``answer_callback_url``; ``campaign_name`` is the campaign's name.
-* Derived, read-only: ``status`` (from the lifecycle, below), ``active`` (false once
-  the campaign is finished for good: STOPPED, DONE, DECLINED), ``created_at``,
+* Kept for the dialect (``VoiceConfig.extras["autocall"]``) and echoed: ``active``
+  (default true), ``template_name``, ``carrier_name``, ``domain_name``,
+  ``orig_campaign_uuid`` (strings), ``users``, ``groups``, ``statuses`` (lists),
+  ``enable_encrypt`` (boolean): Clarion has no carrier, template, user or group
+  objects to resolve them against.
+* Derived, read-only: ``status`` (from the lifecycle, below), ``created_at``,
   ``updated_at`` (the latest lifecycle time: Clarion keeps no edit time), ``run_id``
   (a UUID naming the current run while the campaign is ``start`` or ``pause``, else
-  ``""``). Not kept: ``template_name``, ``carrier_name``, ``domain_name`` (``""``),
-  ``users``, ``groups``, ``statuses`` (``[]``), ``enable_encrypt`` (false),
-  ``orig_campaign_uuid`` (``""``); they are type-checked and otherwise ignored.
+  ``""``); values sent for them are type-checked and ignored.
 * Update is a merge: a field absent (or ``null``) keeps its value; create gives
   absent fields Clarion's defaults. ``campaign_name`` and ``type`` are required on
   create (the table's "x").
@@ -35,8 +37,9 @@ Choices where the vendor's page is silent (docs/dialects/autocall.md has the res
 * ``status`` drives the campaign: ``start`` starts a new one (it needs leads),
   resumes a paused one, and starts a new run of a finished one (the numbers not
   reached are called again); ``pause`` pauses a calling one; ``stop`` stops (final).
-  Asking for the status the campaign already shows changes nothing. ``active: false``
-  means "place no calls": a calling campaign is paused and ``start`` is not applied.
+  Asking for the status the campaign already shows changes nothing. While ``active``
+  is false the campaign places no calls: a calling campaign is paused (the user's
+  pause) and ``start`` is not applied; ``active: true`` alone resumes nothing.
   Lifecycle -> ``status``: DRAFT, MODERATION, DECLINED, STOPPED, DONE -> ``stop``;
   QUEUED, SCHEDULED, RUNNING, SENT -> ``start``; PAUSED -> ``pause``, except a campaign
   the engine paused outside its calling windows (``schedules``): that one is ``start``
@@ -73,7 +76,6 @@ STATUSES = ("stop", "start", "pause")
 NAME_TAKEN = "campaign_name is already taken"
 MAX_PAGE = 1000
 DEFAULT_PAGE = 10
-FINISHED = frozenset({C.STOPPED, C.DONE, C.DECLINED})
 RUN_NAMESPACE = uuid.UUID("0d6f1d3e-4a57-4c43-9a43-4b1f4f2a7c11")
 
 # autocall field -> VoiceConfig field (same JSON types).
@@ -90,18 +92,20 @@ CONFIG_FIELDS = {
     "template_uuid": "template",
 }
 MODE_ALIASES = {"parralel": "parallel"}
-# Fields of the object Clarion does not keep: their JSON type is still checked.
-ECHO_STRINGS = (
-    "template_name",
-    "carrier_name",
-    "run_id",
-    "domain_name",
-    "orig_campaign_uuid",
-    "created_at",
-    "updated_at",
-)
-ECHO_LISTS = ("users", "groups", "statuses")
-ECHO_BOOLS = ("active", "enable_encrypt")
+# Fields Clarion keeps for the dialect only (extras["autocall"]), with their defaults.
+KEPT: dict[str, Any] = {
+    "active": True,
+    "template_name": "",
+    "carrier_name": "",
+    "domain_name": "",
+    "users": [],
+    "groups": [],
+    "statuses": [],
+    "enable_encrypt": False,
+    "orig_campaign_uuid": "",
+}
+DERIVED = ("run_id", "created_at", "updated_at")  # strings, ignored on input
+EXTRAS = "autocall"
 
 
 # --- the campaign object ---------------------------------------------------------------
@@ -129,9 +133,16 @@ def run_id(row: Row[Any], status: str) -> str:
     return str(uuid.uuid5(RUN_NAMESPACE, f"{wire.uuid_of(row)}/{row.started_at.isoformat()}"))
 
 
+def kept_fields(config: VoiceConfig) -> dict[str, Any]:
+    stored = config.extras.get(EXTRAS)
+    found = stored if isinstance(stored, Mapping) else {}
+    return {name: found.get(name, default) for name, default in KEPT.items()}
+
+
 def campaign_object(row: Row[Any], tz: tzinfo) -> dict[str, Any]:
     """The seed's campaign object, every field, in the seed's order."""
     config = voice.config_of(row)
+    kept = kept_fields(config)
     recall = config.recall.to_autocall()
     status = autocall_status(row)
     times = [t for t in (row.created_at, row.started_at, row.sent_at, row.finished_at) if t]
@@ -140,7 +151,7 @@ def campaign_object(row: Row[Any], tz: tzinfo) -> dict[str, Any]:
         "campaign_name": row.name,
         "type": config.type,
         "description": config.description,
-        "active": C(row.status) not in FINISHED,
+        "active": kept["active"],
         "concurrent_call": config.concurrent_call,
         "carrier_uuid": config.carrier,
         "template_uuid": config.template,
@@ -152,23 +163,23 @@ def campaign_object(row: Row[Any], tz: tzinfo) -> dict[str, Any]:
         "status": status,
         "created_at": rfc3339(row.created_at, tz),
         "updated_at": rfc3339(max(times), tz),
-        "template_name": "",
-        "carrier_name": "",
+        "template_name": kept["template_name"],
+        "carrier_name": kept["carrier_name"],
         "mode_call": config.mode_call,
         "network": config.network.to_autocall(),
         "run_id": run_id(row, status),
         "type_autocall": config.type_autocall,
         "call_timeout": config.call_timeout,
-        "domain_name": "",
-        "users": [],
-        "groups": [],
-        "statuses": [],
+        "domain_name": kept["domain_name"],
+        "users": kept["users"],
+        "groups": kept["groups"],
+        "statuses": kept["statuses"],
         "schedules": config.hours.to_autocall(),
         "priority_recall": recall["priority_recall"],
         "recall_status": recall["recall_status"],
-        "enable_encrypt": False,
+        "enable_encrypt": kept["enable_encrypt"],
         "callback_url": config.callback_url,
-        "orig_campaign_uuid": "",
+        "orig_campaign_uuid": kept["orig_campaign_uuid"],
     }
 
 
@@ -179,16 +190,25 @@ def _given(body: Mapping[str, Any], name: str) -> bool:
     return body.get(name) is not None
 
 
-def check_echo_fields(body: Mapping[str, Any]) -> None:
-    for name in ECHO_STRINGS:
+def check_kept_fields(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The dialect-only fields ``body`` gives, type-checked; derived ones are checked
+    and dropped."""
+    kept: dict[str, Any] = {}
+    for name, default in KEPT.items():
+        if not _given(body, name):
+            continue
+        value = body[name]
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise wire.invalid(name, f"must be true or false, got {value!r}")
+        if isinstance(default, str) and not isinstance(value, str):
+            raise wire.invalid(name, f"must be a string, got {value!r}")
+        if isinstance(default, list) and not isinstance(value, list):
+            raise wire.invalid(name, f"must be a list, got {value!r}")
+        kept[name] = value
+    for name in DERIVED:
         if _given(body, name) and not isinstance(body[name], str):
             raise wire.invalid(name, f"must be a string, got {body[name]!r}")
-    for name in ECHO_LISTS:
-        if _given(body, name) and not isinstance(body[name], list):
-            raise wire.invalid(name, f"must be a list, got {body[name]!r}")
-    for name in ECHO_BOOLS:
-        if _given(body, name) and not isinstance(body[name], bool):
-            raise wire.invalid(name, f"must be true or false, got {body[name]!r}")
+    return kept
 
 
 def read_name(body: Mapping[str, Any], *, required: bool) -> str | None:
@@ -219,6 +239,9 @@ def read_status(body: Mapping[str, Any]) -> str | None:
 def read_config(body: Mapping[str, Any], base: VoiceConfig) -> VoiceConfig:
     """``base`` with the autocall fields ``body`` gives (absent or null: kept)."""
     data = base.to_dict()
+    kept = check_kept_fields(body)
+    if kept:
+        data["extras"] = {**data["extras"], EXTRAS: {**kept_fields(base), **kept}}
     for wire_name, name in CONFIG_FIELDS.items():
         if _given(body, wire_name):
             value = body[wire_name]
@@ -244,6 +267,9 @@ def read_config(body: Mapping[str, Any], base: VoiceConfig) -> VoiceConfig:
     try:
         return VoiceConfig.from_dict(data)
     except InvalidField as exc:
+        if exc.field == "extras":
+            names = ", ".join(n for n in KEPT if n != "active")
+            raise wire.invalid(names, f"together {exc.reason}") from None
         raise wire.invalid(wire.FIELD_NAMES.get(exc.field, exc.field), exc.reason) from None
 
 
@@ -326,7 +352,6 @@ async def find(db: Database, caller: Caller, text: str) -> Row[Any]:
 async def create(request: Request) -> JSONResponse:
     async def work(caller: Caller, db: Database, settings: Settings) -> JSONResponse:
         body = await wire.json_object(request)
-        check_echo_fields(body)
         name = read_name(body, required=True)
         assert name is not None
         if not _given(body, "type"):
@@ -335,7 +360,7 @@ async def create(request: Request) -> JSONResponse:
         status = read_status(body)
         if status == "pause":
             raise AutocallError(409, "status: only a calling campaign can pause (it is stop)")
-        if status == "start" and body.get("active") is not False:
+        if status == "start" and kept_fields(config)["active"]:
             raise AutocallError(
                 409,
                 "status: a new campaign has no leads to call; create it with status stop, "
@@ -396,11 +421,10 @@ async def update(request: Request, campaign_uuid: str) -> JSONResponse:
         body = await wire.json_object(request)
         if _given(body, "campaign_uuid") and wire.campaign_uuid(body["campaign_uuid"]) != key:
             raise wire.invalid("campaign_uuid", "does not match the campaign in the URL")
-        check_echo_fields(body)
         name = read_name(body, required=False)
         current = voice.config_of(row)
         config = read_config(body, current)
-        action = plan(row, read_status(body), body.get("active"))
+        action = plan(row, read_status(body), kept_fields(config)["active"])
         if name == row.name:
             name = None
         if name is not None and await voice.name_taken(

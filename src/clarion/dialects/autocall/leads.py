@@ -25,8 +25,9 @@ Choices:
 * A lead's ``lead_uuid`` is a stable UUID naming Clarion's recipient row; the OTP
   answer's ``call_id`` is the id the lead's first call has in the CDRs.
 * Leads can be added while the campaign is ``stop`` (not yet started), ``start`` or
-  ``pause``; they are called in their turn (a finished campaign starts calling again).
-  A campaign stopped for good takes none (409).
+  ``pause``; they are called in their turn (a finished campaign starts calling again,
+  unless it is not ``active``: then it is paused). A campaign stopped for good takes
+  none (409).
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ from sqlalchemy import Row
 
 from clarion.config import Settings
 from clarion.dialects.autocall import wire
+from clarion.dialects.autocall.campaigns import kept_fields
 from clarion.dialects.autocall.wire import AutocallError, Caller
+from clarion.domain.lifecycle import CampaignStatus
 from clarion.domain.recipients import ResultCode, describe
 from clarion.domain.text import NUL_MESSAGE, nul_path
 from clarion.services import campaigns as campaign_service
@@ -71,6 +74,7 @@ LEAD_TEXT_FIELDS = (
     "gender",
 )
 LIST_NOT_FOUND = "list not found"
+FINISHED_CALLING = frozenset({CampaignStatus.SENT, CampaignStatus.DONE})
 RESULT_TEXT = {
     ResultCode.EMPTY: "phone_number is empty",
     ResultCode.NOT_FOUND: "phone_number is not a phone number",
@@ -216,9 +220,15 @@ async def add(
     leads: Sequence[tuple[str, dict[str, str]]],
 ) -> list[campaign_service.RecipientResult]:
     entries = [campaign_service.RecipientInput(phone, variables) for phone, variables in leads]
-    return await voice.add_numbers(
+    results = await voice.add_numbers(
         db, account_id=caller.id, campaign_id=int(row.id), entries=entries
     )
+    if row.status in FINISHED_CALLING and not kept_fields(voice.config_of(row))["active"]:
+        # New numbers reopen a finished campaign; an inactive one places no calls.
+        fresh = await voice.get(db, account_id=caller.id, campaign_id=int(row.id))
+        if fresh.status == CampaignStatus.RUNNING:
+            await voice.pause(db, account_id=caller.id, campaign_id=int(row.id))
+    return results
 
 
 async def guarded_leads(request: Request, work: wire.Work) -> JSONResponse:
