@@ -24,7 +24,14 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.store.campaigns import Counter
-from clarion.store.schema import api_keys, campaign_counters, campaigns, ledger, messages
+from clarion.store.schema import (
+    api_keys,
+    call_attempts,
+    campaign_counters,
+    campaigns,
+    ledger,
+    messages,
+)
 
 
 async def keys(conn: AsyncConnection, *, account_id: int) -> Sequence[Any]:
@@ -161,3 +168,51 @@ async def status_timeline(
         .order_by(bucket)
     )
     return [(int(r[0]), str(r[1]), int(r[2])) for r in result.all()]
+
+
+# --- voice campaigns --------------------------------------------------------------
+
+
+async def recall_queue(
+    conn: AsyncConnection, *, account_id: int, campaign_id: int, limit: int
+) -> tuple[Sequence[Any], int]:
+    """A voice campaign's numbers waiting for a recall (NEW after at least one call):
+    the ``limit`` due soonest (phone, calls made, due time, last outcome), and how many
+    wait in all."""
+    joined = messages.join(campaigns, campaigns.c.id == messages.c.campaign_id)
+    where = (
+        campaigns.c.account_id == account_id,
+        messages.c.campaign_id == campaign_id,
+        messages.c.status == "NEW",
+        messages.c.attempts > 0,
+    )
+    due = func.coalesce(messages.c.not_before, messages.c.status_updated_at)
+    rows = await conn.execute(
+        select(
+            messages.c.id,
+            messages.c.phone,
+            messages.c.attempts,
+            due.label("due_at"),
+            messages.c.error_code.label("last_outcome"),
+        )
+        .select_from(joined)
+        .where(*where)
+        .order_by(due, messages.c.id)
+        .limit(limit)
+    )
+    total = await conn.execute(select(func.count()).select_from(joined).where(*where))
+    return rows.all(), int(total.scalar_one())
+
+
+async def recent_calls(
+    conn: AsyncConnection, *, account_id: int, campaign_id: int, limit: int
+) -> Sequence[Row[Any]]:
+    """A voice campaign's last ``limit`` call attempts (CDRs), newest first."""
+    result = await conn.execute(
+        select(call_attempts)
+        .join(campaigns, campaigns.c.id == call_attempts.c.campaign_id)
+        .where(campaigns.c.account_id == account_id, call_attempts.c.campaign_id == campaign_id)
+        .order_by(call_attempts.c.id.desc())
+        .limit(limit)
+    )
+    return result.all()
