@@ -44,6 +44,27 @@ NOTICES = {
     "added": "Recipients added.",
     "cleared": "Recipients removed.",
 }
+# The same notices for a voice campaign where its words differ.
+VOICE_NOTICES = {
+    **NOTICES,
+    "start": "Campaign started: calls are being placed.",
+    "pause": "Campaign paused: calls in progress finish, no new call starts.",
+    "stop": "Campaign stopped; numbers not yet called were dropped.",
+    "created": "Campaign created. Add numbers, then start it.",
+    "added": "Numbers added.",
+    "cleared": "Numbers removed.",
+}
+WINDOW_PAUSE_NOTE = (
+    "It is waiting for its calling window. Pause keeps it paused when the window opens, "
+    "until you resume it."
+)
+WINDOW_RESUME_REASON = "Paused outside its calling window: calling resumes by itself when it opens"
+VOICE_RETRY_REASON = "Voice campaigns call numbers again by their recall policy"
+
+
+def notice(key: str | None, *, channel: str) -> str | None:
+    """The message shown after an action (keyed, so no text is echoed from a URL)."""
+    return (VOICE_NOTICES if channel == "voice" else NOTICES).get(key or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +75,7 @@ class Offer:
     reason: str = ""  # why not, when not allowed
     visible: bool = True
     danger: bool = False
+    note: str = ""  # what an allowed action does here, when that needs saying
 
 
 def _statuses(action: str) -> str:
@@ -66,10 +88,18 @@ def offers(
     pause_reason: str | None,
     messages: Mapping[str, int],
     importing: bool,
+    channel: str = "sms",
+    window_opens: str | None = None,
 ) -> list[Offer]:
     """One :class:`Offer` per action, in display order. ``messages`` counts the
-    campaign's messages per status."""
+    campaign's messages per status.
+
+    A voice campaign recalls by its policy, not by "retry" (hidden); paused by its
+    calling window (``window_opens`` says when it opens), it resumes by itself, so
+    Resume is not offered and Pause is: it makes the pause the operator's."""
     out: list[Offer] = []
+    voice = channel == "voice"
+    window_pause = voice and status == CampaignStatus.PAUSED and pause_reason == PauseReason.WINDOW
     for action in ACTIONS:
         allowed_from = CAMPAIGN_TRANSITIONS["resume" if action == "renew" else action].allowed_from
         reason = ""
@@ -94,6 +124,16 @@ def offers(
             status == CampaignStatus.PAUSED and pause_reason == PauseReason.FUNDS
         ):
             visible = False  # only meaningful after a funds pause
+        note = ""
+        if voice:
+            if action == "retry":
+                reason, visible = VOICE_RETRY_REASON, False
+            elif action == "start" and reason == "Add recipients first":
+                reason = "Add numbers first"
+            elif window_pause and action == "pause":
+                reason, note = "", WINDOW_PAUSE_NOTE
+            elif window_pause and action == "resume":
+                reason = WINDOW_RESUME_REASON + (f" ({window_opens})" if window_opens else "")
         out.append(
             Offer(
                 action=action,
@@ -102,6 +142,7 @@ def offers(
                 reason=reason,
                 visible=visible,
                 danger=action == "stop",
+                note=note,
             )
         )
     return out

@@ -20,12 +20,14 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse,
 from pydantic import BaseModel, Field
 
 from clarion.api import uploads
+from clarion.clock import utcnow
 from clarion.domain import encoding, templates
 from clarion.domain.lifecycle import CampaignStatus, MessageStatus
 from clarion.domain.recipients import describe_code
 from clarion.imports import readers
 from clarion.services import accounts, imports, pricing, stoplists
 from clarion.services import campaigns as service
+from clarion.services import voice as voice_service
 from clarion.services.errors import (
     Conflict,
     InsufficientFunds,
@@ -36,6 +38,7 @@ from clarion.services.errors import (
 from clarion.store import accounts as account_store
 from clarion.store import dashboard as store
 from clarion.web import actions, keys, session, views
+from clarion.web import voice as voice_view
 from clarion.web.render import (
     Operator,
     SignInRequired,
@@ -59,12 +62,16 @@ MESSAGE_PAGE_SIZE = 50
 CHANNELS: tuple[tuple[str, str, bool], ...] = (
     ("sms", "SMS", True),
     ("rcs", "RCS (SMS fallback optional)", True),
-    ("voice", "Voice (not available yet)", False),
+    ("voice", "Voice calls", True),
 )
 TYPES = (
     ("mass", "Mass: the same text to everyone"),
     ("template", "Template: {placeholders} filled per recipient"),
     ("single", "Single: exactly one recipient"),
+)
+VOICE_NO_FILES = (
+    "Voice campaigns take numbers pasted here or through the API; file imports are not "
+    "available for them"
 )
 ENCODINGS = ("", "UTF-8", "WINDOWS-1251", "WINDOWS-1252", "KOI8-R", "CP866", "ISO-8859-1", "UCS-2")
 
@@ -239,6 +246,7 @@ def _form_defaults() -> dict[str, Any]:
         "placeholders_flag": "3",
         "fallback_text": "",
         "fallback_sender": "",
+        **voice_view.FORM_DEFAULTS,
     }
 
 
@@ -261,6 +269,14 @@ def _new_form(
             "error": error,
             "error_field": field,
             "price_per_segment": settings_of(request).price_per_segment,
+            "voice": {
+                "plays": voice_view.PLAYS,
+                "dialers": voice_view.DIALERS,
+                "units": voice_view.UNITS,
+                "outcomes": [(o, voice_view.OUTCOME_LABELS[o]) for o in voice_view.RECALLABLE],
+                "zones": voice_view.zone_names(),
+                "default_zone": settings_of(request).voice_timezone or op.account.timezone or "UTC",
+            },
         },
         status_code=status_code,
         operator=op,
@@ -313,6 +329,21 @@ async def create_campaign(
     placeholders_flag: Annotated[str, Form(max_length=2)] = "3",
     fallback_text: Annotated[str, Form(max_length=2000)] = "",
     fallback_sender: Annotated[str, Form(max_length=100)] = "",
+    voice_play: Annotated[str, Form(max_length=40)] = "",
+    voice_template: Annotated[str, Form(max_length=5000)] = "",
+    caller_id: Annotated[str, Form(max_length=100)] = "",
+    concurrent_call: Annotated[str, Form(max_length=12)] = "",
+    call_timeout: Annotated[str, Form(max_length=12)] = "",
+    max_call_minutes: Annotated[str, Form(max_length=12)] = "",
+    dialer: Annotated[str, Form(max_length=20)] = "",
+    agents: Annotated[str, Form(max_length=12)] = "",
+    recall_times: Annotated[str, Form(max_length=12)] = "",
+    recall_status: Annotated[list[str] | None, Form()] = None,
+    recall_delay: Annotated[str, Form(max_length=12)] = "",
+    recall_unit: Annotated[str, Form(max_length=10)] = "",
+    window_start: Annotated[str, Form(max_length=10)] = "",
+    window_end: Annotated[str, Form(max_length=10)] = "",
+    timezone: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     require_csrf(request, csrf)
     values = {
@@ -328,8 +359,25 @@ async def create_campaign(
         "placeholders_flag": placeholders_flag,
         "fallback_text": fallback_text,
         "fallback_sender": fallback_sender,
+        "voice_play": voice_play,
+        "voice_template": voice_template,
+        "caller_id": caller_id,
+        "concurrent_call": concurrent_call,
+        "call_timeout": call_timeout,
+        "max_call_minutes": max_call_minutes,
+        "dialer": dialer,
+        "agents": agents,
+        "recall_times": recall_times,
+        "recall_status": recall_status or [],
+        "recall_delay": recall_delay,
+        "recall_unit": recall_unit,
+        "window_start": window_start,
+        "window_end": window_end,
+        "timezone": timezone,
     }
     settings = settings_of(request)
+    if channel == voice_service.VOICE:
+        return await _create_voice(request, op, values)
     try:
         if channel not in service.SENDING_CHANNELS:
             raise InvalidInput(
@@ -369,6 +417,27 @@ async def create_campaign(
         )
     except InvalidInput as exc:
         return _new_form(request, op, values, error=exc.message, field=exc.field, status_code=422)
+    return _see_other(f"/ui/campaigns/{row.id}/recipients?notice=created")
+
+
+async def _create_voice(request: Request, op: Operator, values: dict[str, Any]) -> Response:
+    """A voice campaign from the form: its settings validated by the voice service."""
+    try:
+        config = voice_view.config_from_form(values)
+    except InvalidInput as exc:
+        return _new_form(request, op, values, error=exc.message, field=exc.field, status_code=422)
+    try:
+        row = await voice_service.create(
+            database(request),
+            account_id=op.account.id,
+            spec=voice_service.VoiceSpec(
+                name=str(values["name"]), config=config, caller_id=values["caller_id"].strip()
+            ),
+            settings=settings_of(request),
+        )
+    except InvalidInput as exc:
+        message, field = voice_view.form_error(exc)
+        return _new_form(request, op, values, error=message, field=field, status_code=422)
     return _see_other(f"/ui/campaigns/{row.id}/recipients?notice=created")
 
 
@@ -460,6 +529,46 @@ async def _timeline(
     return result
 
 
+async def _voice_part(request: Request, op: Operator, row: Any, account: Any) -> dict[str, Any]:
+    """A voice campaign's settings in words and its live voice object."""
+    db = database(request)
+    config = voice_service.config_of(row)
+    stats = await voice_service.stats(db, account_id=op.account.id, campaign_id=row.id)
+    async with db.read() as conn:
+        recalls, recalls_waiting = await store.recall_queue(
+            conn, account_id=op.account.id, campaign_id=row.id, limit=voice_view.RECALL_QUEUE
+        )
+        calls = await store.recent_calls(
+            conn, account_id=op.account.id, campaign_id=row.id, limit=voice_view.RECENT_CALLS
+        )
+    zone = config.timezone or settings_of(request).voice_timezone or account.timezone or "UTC"
+    now = utcnow()
+    return {
+        "config": config,
+        "zone": zone,
+        "zone_is_own": bool(config.timezone),
+        "hours": voice_view.describe_hours(config.hours),
+        "quiet_hours": (
+            None if config.quiet_hours is None else voice_view.describe_hours(config.quiet_hours)
+        ),
+        "recall": voice_view.describe_recall(config.recall),
+        "dialer": voice_view.describe_dialer(config),
+        "play": voice_view.describe_play(config),
+        "recent_limit": voice_view.RECENT_CALLS,
+        "opens": voice_view.next_opening(config.hours, voice_view.zone_of(zone), now),
+        "json": voice_view.live(
+            config=config,
+            stats=stats,
+            zone=zone,
+            recalls=recalls,
+            recalls_waiting=recalls_waiting,
+            calls=calls,
+            currency=account.currency,
+            now=now,
+        ),
+    }
+
+
 async def _live(request: Request, op: Operator, campaign_id: int) -> dict[str, Any]:
     db = database(request)
     row = await service.get(db, account_id=op.account.id, campaign_id=campaign_id)
@@ -467,11 +576,14 @@ async def _live(request: Request, op: Operator, campaign_id: int) -> dict[str, A
     account = await accounts.get(db, op.account.id)
     summary = views.summarise(stats.messages)
     timeline = await _timeline(request, campaign_id, tuple(sorted(stats.messages.items())))
+    voice = await _voice_part(request, op, row, account) if row.channel == "voice" else None
     offers = actions.offers(
         status=row.status,
         pause_reason=row.pause_reason,
         messages=stats.messages,
         importing=row.import_task_id is not None,
+        channel=row.channel,
+        window_opens=voice["opens"] if voice else None,
     )
     status_text = row.status + (f" ({row.pause_reason})" if row.pause_reason else "")
     return {
@@ -481,11 +593,14 @@ async def _live(request: Request, op: Operator, campaign_id: int) -> dict[str, A
         "offers": offers,
         "balance": account.balance,
         "currency": account.currency,
+        "voice": voice,
         "json": {
             "id": row.id,
             "status": row.status,
             "status_text": status_text,
-            "status_help": views.STATUS_HELP.get(row.status, ""),
+            "status_help": views.status_help(
+                row.status, channel=row.channel, pause_reason=row.pause_reason
+            ),
             "pause_reason": row.pause_reason,
             "live": row.status in views.LIVE_STATUSES or summary.in_flight > 0,
             "summary": summary.as_dict(),
@@ -502,10 +617,12 @@ async def _live(request: Request, op: Operator, campaign_id: int) -> dict[str, A
                     "allowed": o.allowed,
                     "reason": o.reason,
                     "visible": o.visible,
+                    "note": o.note,
                 }
                 for o in offers
             ],
             "timeline": timeline,
+            **({"voice": voice["json"]} if voice else {}),
         },
     }
 
@@ -530,7 +647,7 @@ async def _campaign_page(
             **live,
             "events": list(events)[-20:][::-1],
             "statuses": [s.value for s in MessageStatus],
-            "notice": actions.NOTICES.get(notice or ""),
+            "notice": actions.notice(notice, channel=live["campaign"].channel),
             "error": error,
         },
         status_code=status_code,
@@ -563,6 +680,10 @@ async def campaign_action(
     db = database(request)
     account_id = op.account.id
     try:
+        row = await service.get(db, account_id=account_id, campaign_id=campaign_id)
+        voice = row.channel == voice_service.VOICE
+        if voice and action == "retry":
+            raise Conflict(actions.VOICE_RETRY_REASON)
         if action == "start":
             await service.start(
                 db,
@@ -570,6 +691,8 @@ async def campaign_action(
                 campaign_id=campaign_id,
                 base_url=settings_of(request).public_base_url,
             )
+        elif action == "pause" and voice:  # a window pause becomes the operator's
+            await voice_service.pause(db, account_id=account_id, campaign_id=campaign_id)
         elif action == "pause":
             await service.pause(db, account_id=account_id, campaign_id=campaign_id)
         elif action == "resume":
@@ -644,6 +767,7 @@ async def _recipients_page(
         else None
     )
     rejected = [r for r in added or [] if r.message_id is None]
+    voice = row.channel == voice_service.VOICE
     return render(
         request,
         "recipients.html",
@@ -652,9 +776,11 @@ async def _recipients_page(
             "stats": stats,
             "summary": views.summarise(stats.messages),
             "task": task,
-            "editable": row.status == CampaignStatus.DRAFT,
+            "editable": row.status in (service.VOICE_OPEN if voice else (CampaignStatus.DRAFT,)),
+            "voice": voice,
+            "minutes": service.unit_segments(row) if voice else 0,
             "importing": row.import_task_id is not None,
-            "notice": actions.NOTICES.get(notice or ""),
+            "notice": actions.notice(notice, channel=row.channel),
             "error": error,
             "encodings": ENCODINGS,
             "added_count": len(added or []) - len(rejected),
@@ -699,7 +825,9 @@ async def import_file(
             raise InvalidInput("the column separator must be one character", field="delimiter")
         if not file.filename:
             raise InvalidInput("choose a CSV, XLS or XLSX file to upload", field="file")
-        await service.get(db, account_id=op.account.id, campaign_id=campaign_id)
+        row = await service.get(db, account_id=op.account.id, campaign_id=campaign_id)
+        if row.channel == voice_service.VOICE:
+            raise InvalidInput(VOICE_NO_FILES, field="file")
         path = await uploads.save(
             file,
             directory=FilePath(settings.data_dir) / "uploads",

@@ -39,6 +39,23 @@ STATUS_HELP = {
 }
 
 
+VOICE_STATUS_HELP = {
+    **STATUS_HELP,
+    "DRAFT": "being prepared: add numbers, then start",
+    "RUNNING": "calling",
+    "SENT": "every number called; waiting for the last calls to end",
+}
+
+
+def status_help(status: str, *, channel: str, pause_reason: str | None = None) -> str:
+    """What a campaign's status means, in its channel's words."""
+    if channel != "voice":
+        return STATUS_HELP.get(status, "")
+    if status == CampaignStatus.PAUSED and pause_reason == "window":
+        return "waiting for its calling window"
+    return VOICE_STATUS_HELP.get(status, "")
+
+
 @dataclass(frozen=True, slots=True)
 class Summary:
     """A campaign's progress in operator terms."""

@@ -1,4 +1,5 @@
-// Clarion dashboard: live counters, import progress, SMS preview, delivery chart.
+// Clarion dashboard: live counters (SMS and voice), import progress, SMS preview,
+// delivery chart, the create form's channel-specific fields.
 // Plain JavaScript, no dependencies; every page works without it (reload to refresh).
 "use strict";
 
@@ -37,6 +38,7 @@
     const area = figure.querySelector(".chart-area");
     const empty = figure.parentElement.querySelector(".empty-chart");
     const buckets = (timeline && timeline.buckets) || [];
+    const good = figure.dataset.good || "delivered", bad = figure.dataset.bad || "failed";
     if (empty) empty.hidden = buckets.length > 0;
     area.textContent = "";
     if (!buckets.length) return;
@@ -66,8 +68,8 @@
       const x = pad + i * slot;
       const when = new Date(b.t * 1000).toISOString().slice(11, 19) + " UTC";
       const hd = b.delivered * scale, hf = b.failed * scale;
-      rect(x, height - pad - hd, hd, "bar-good", `${when}: ${b.delivered} delivered`);
-      rect(x, height - pad - hd - hf, hf, "bar-bad", `${when}: ${b.failed} failed`);
+      rect(x, height - pad - hd, hd, "bar-good", `${when}: ${b.delivered} ${good}`);
+      rect(x, height - pad - hd - hf, hf, "bar-bad", `${when}: ${b.failed} ${bad}`);
     });
     const axis = document.createElementNS(SVG, "line");
     axis.setAttribute("x1", pad); axis.setAttribute("x2", width);
@@ -89,6 +91,56 @@
   }
 
   // --- campaign page: live counters ------------------------------------------------
+  function fillRows(root, name, rows, cells) {
+    const body = root.querySelector(`tbody[data-voice="${name}"]`);
+    if (!body) return;
+    body.textContent = "";
+    rows.forEach((row) => {
+      const tr = body.insertRow();
+      cells(row).forEach(([value, cls, badge]) => {
+        const td = tr.insertCell();
+        if (cls) td.className = cls;
+        if (badge) {
+          const span = document.createElement("span");
+          span.className = "badge " + badge;
+          span.textContent = value;
+          td.appendChild(span);
+        } else {
+          td.textContent = value;
+        }
+      });
+    });
+    const empty = root.querySelector(`[data-empty="${name}"]`);
+    if (empty) empty.hidden = rows.length > 0;
+  }
+
+  function applyVoice(root, v) {
+    const set = (name, value) => {
+      root.querySelectorAll(`[data-field="${name}"]`).forEach((el) => { el.textContent = value; });
+    };
+    ["recipients", "waiting", "in_progress", "answered", "unreached", "attempts",
+      "recalls_waiting", "first_calls_waiting"].forEach((k) => set("voice_" + k, fmt(v[k])));
+    set("voice_cost", v.cost);
+    set("voice_lines", v.lines);
+    set("voice_window_now", v.window_now);
+    const lines = root.querySelector("#voice-lines");
+    if (lines) { lines.value = v.in_progress; lines.textContent = v.lines; }
+    v.outcomes.forEach((o) => {
+      const row = root.querySelector(`tr[data-outcome="${o.outcome}"]`);
+      if (!row) return;
+      row.querySelector("[data-count]").textContent = fmt(o.count);
+      row.querySelector("[data-share]").textContent = o.share;
+    });
+    fillRows(root, "recall_queue", v.recall_queue, (r) => [
+      [r.phone], [String(r.attempts), "num"], [r.outcome], [r.due],
+    ]);
+    fillRows(root, "calls", v.calls, (r) => [
+      [r.phone], [String(r.attempt), "num"], [r.label, "", "outcome-" + r.outcome], [r.start],
+      [String(r.duration), "num"], [String(r.billsec), "num"], [r.cost, "num"], [r.agent],
+      [r.abandoned],
+    ]);
+  }
+
   function applyCampaign(root, data) {
     const set = (name, value) => {
       root.querySelectorAll(`[data-field="${name}"]`).forEach((el) => { el.textContent = value; });
@@ -130,7 +182,14 @@
       if (!button.classList.contains("danger")) button.classList.toggle("primary", offer.allowed);
       why.textContent = offer.reason;
       why.hidden = offer.allowed;
+      const note = form.querySelector(".note");
+      if (note) {
+        note.textContent = offer.note || "";
+        note.hidden = !(offer.allowed && offer.note);
+        if (offer.allowed && offer.note) button.setAttribute("aria-describedby", note.id);
+      }
     });
+    if (data.voice) applyVoice(root, data.voice);
     const figure = root.querySelector("#timeline");
     if (figure) {
       set("bucket", data.timeline.bucket_seconds);
@@ -258,6 +317,19 @@
     update();
   }
 
+  // --- new campaign: show the fields of the chosen channel -----------------------------
+  function watchChannel(form) {
+    const channel = form.querySelector("#channel");
+    if (!channel) return;
+    const apply = () => {
+      form.querySelectorAll("[data-channels]").forEach((el) => {
+        el.hidden = !el.dataset.channels.split(" ").includes(channel.value);
+      });
+    };
+    channel.addEventListener("change", apply);
+    apply();
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     const campaign = document.querySelector(".campaign[data-live-url]");
     if (campaign) watchCampaign(campaign);
@@ -268,6 +340,6 @@
       watchTask(task);
     }
     const form = document.querySelector("form.campaign-form");
-    if (form) watchPreview(form);
+    if (form) { watchChannel(form); watchPreview(form); }
   });
 })();
