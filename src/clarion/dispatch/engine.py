@@ -94,6 +94,11 @@ class BatchResult:
     paced_for: float = 0.0  # seconds until the account's rate allows the next message
 
 
+class _BalanceMoved(Exception):
+    """The guarded debit at the end of a claim found less money than the balance
+    read at its start: the claim is rolled back."""
+
+
 # Chooses the messages a claim takes: (connection, campaign id, limit) -> rows.
 Picker = Callable[[Any, int, int], Awaitable[list[message_store.Claimed]]]
 
@@ -641,6 +646,24 @@ class Dispatcher:
         now = self.clock()
         # An SMS-fallback child pauses its parent when funds run out (services/fallback).
         holder = campaign.parent_id if campaign.parent_id is not None else campaign.id
+        try:
+            return await self._claim_once(campaign, limit, result, picker, now, holder)
+        except _BalanceMoved:
+            log.info(
+                "balance changed during a claim; claiming again next pass",
+                extra={"action": "claim_retry", "campaign_id": campaign.id},
+            )
+            return []
+
+    async def _claim_once(
+        self,
+        campaign: Row[Any],
+        limit: int,
+        result: BatchResult,
+        picker: Picker | None,
+        now: datetime,
+        holder: int,
+    ) -> list[message_store.Claimed]:
         async with self.db.begin() as conn:
             if campaign.parent_id is not None:
                 # Lock order: the parent first, as every service touching both does.
@@ -695,22 +718,21 @@ class Dispatcher:
                 result.blocked += len(blocked)
                 if not due:
                     return []
-            # Optimistic: debit the whole batch in one guarded UPDATE; only when the
-            # balance does not cover it, read the balance and keep the prefix it covers.
-            take: list[message_store.Claimed] = due
-            total = sum(m.price_micros for m in due)
-            debited = await account_store.debit(
-                conn, account_id=campaign.account_id, amount=from_micros(total)
-            )
-            if not debited:
-                balance = await account_store.balance(conn, campaign.account_id, lock=True)
-                budget = to_micros(balance)
-                take, total = [], 0
-                for m in due:
-                    if total + m.price_micros > budget:
-                        break
-                    total += m.price_micros
-                    take.append(m)
+            # The balance as last committed (read with the lease, no lock) decides how
+            # many messages to take; the account row is locked only by the guarded
+            # debit at the very end, so concurrent workers (one account, many
+            # campaigns) hold it for the commit alone. A debit that no longer fits
+            # (another worker spent meanwhile) undoes this claim: the next pass
+            # claims again with the new balance.
+            balance: Decimal = context.balance
+            budget = to_micros(balance)
+            take: list[message_store.Claimed] = []
+            total = 0
+            for m in due:
+                if total + m.price_micros > budget:
+                    break
+                total += m.price_micros
+                take.append(m)
             if not take:
                 await campaign_store.transition(
                     conn,
@@ -736,10 +758,6 @@ class Dispatcher:
             )
             charged = from_micros(total)
             if charged:
-                if not debited and not await account_store.debit(
-                    conn, account_id=campaign.account_id, amount=charged
-                ):
-                    raise RuntimeError("balance changed under a locked claim")
                 await account_store.record_messages(
                     conn,
                     account_id=campaign.account_id,
@@ -748,6 +766,11 @@ class Dispatcher:
                     now=now,
                 )
                 await campaign_store.add_spent(conn, campaign_id=campaign.id, amount=charged)
+                # The account row last (the lock order), and only now.
+                if not await account_store.debit(
+                    conn, account_id=campaign.account_id, amount=charged
+                ):
+                    raise _BalanceMoved
                 await self._low_balance(conn, campaign.account_id, charged, now)
             if rate is not None:
                 await account_store.spend_tokens(

@@ -109,8 +109,9 @@ async def claim_context(
     conn: AsyncConnection, *, campaign_id: int, owner: str, account_id: int, now: datetime
 ) -> Any:
     """One round trip for what a claim checks first: whether ``owner`` holds the
-    campaign's lease (``held``) and the account's rate bucket (``rate_limit``,
-    ``rate_tokens``, ``rate_at``; ``rate_limit`` None = no account rate)."""
+    campaign's lease (``held``), the account's rate bucket (``rate_limit``,
+    ``rate_tokens``, ``rate_at``; ``rate_limit`` None = no account rate) and its
+    ``balance`` as last committed (read without a lock)."""
     statement = statements.cached(
         conn,
         "claim_context",
@@ -126,6 +127,7 @@ async def claim_context(
             accounts.c.rate_limit,
             accounts.c.rate_tokens,
             accounts.c.rate_at,
+            accounts.c.balance,
         ).where(accounts.c.id == bindparam("aid")),
     )
     result = await conn.execute(
