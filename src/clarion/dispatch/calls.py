@@ -508,13 +508,16 @@ class CallEngine:
         else:
             due = None
             if campaign.status != CampaignStatus.STOPPED:
-                due = next_attempt_at(
-                    config.recall,
-                    history,
-                    now=max(now, record.ended_at),
-                    hours=config.hours,
-                    tz=state.tz,
-                )
+                try:
+                    due = next_attempt_at(
+                        config.recall,
+                        history,
+                        now=max(now, record.ended_at),
+                        hours=config.hours,
+                        tz=state.tz,
+                    )
+                except OverflowError:  # a recall beyond the calendar is no recall
+                    due = None
             if due is None:
                 transition = report_transition(MessageStatus.UNDELIVERED)
                 values["error_code"] = outcome.value

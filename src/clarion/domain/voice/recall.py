@@ -67,6 +67,14 @@ _E = TypeVar("_E", bound=StrEnum)
 
 _UNIT_LENGTH = {RecallUnit.MINUTE: timedelta(minutes=1), RecallUnit.HOUR: timedelta(hours=1)}
 
+# Upper bounds: the seed gives none, but times must stay within a datetime (a year of
+# waiting is already no recall) and recalls within reason.
+BOUNDS = {
+    "recall_times": 100,
+    "schedule_recall_duration": 525_600,  # a year of minutes
+    "limit_recall_duration": 366 * 86_400,  # a year, in seconds
+}
+
 AUTOCALL_FIELDS = (
     "recall_times",
     "recall_status",
@@ -117,9 +125,10 @@ class RecallPolicy:
     priority_recall: RecallPriority = RecallPriority.NORMAL
 
     def __post_init__(self) -> None:
-        whole_number(self.recall_times, "recall_times", RecallPolicyError)
-        whole_number(self.schedule_recall_duration, "schedule_recall_duration", RecallPolicyError)
-        whole_number(self.limit_recall_duration, "limit_recall_duration", RecallPolicyError)
+        for name, high in BOUNDS.items():
+            value = whole_number(getattr(self, name), name, RecallPolicyError)
+            if value > high:
+                raise RecallPolicyError(name, f"must be at most {high:,}, got {value}")
         object.__setattr__(self, "recall_status", _outcomes(self.recall_status))
         object.__setattr__(
             self, "schedule_recall", _enum(RecallUnit, self.schedule_recall, "schedule_recall")
