@@ -91,10 +91,14 @@ class Settings(BaseSettings):
         "none; empty: the account's zone.",
     )
     sim_voice_answer: float = Field(
-        0.3, description="Share of simulated calls a person answers (the rest: busy, ...)."
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="Share of simulated calls a person answers (the rest: busy, ...).",
     )
     sim_voice_speed: float = Field(
         1.0,
+        gt=0.0,
         description="Simulated call times are divided by this (60: a minute of ringing and "
         "talk takes a second); for demos.",
     )

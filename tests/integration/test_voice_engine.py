@@ -97,3 +97,30 @@ async def test_windows_pause_and_resume(db: Database, settings: Settings, tenant
         assert (started.hour, started.minute) >= (9, 0)
         assert (started.hour, started.minute) < (9, 10)
     assert len({a.started_at.date() for a in attempts}) >= 2
+
+
+async def test_calls_hold_their_minutes_and_pay_per_started_minute(
+    db: Database, settings: Settings, tenant: Tenant
+) -> None:
+    from clarion.services import pricing
+    from clarion.store import messages as message_store
+
+    await pricing.load(
+        db,
+        text="channel,country,operator,unit,price\nvoice,DE,,minute,0.10\n",
+        account_id=tenant.id,
+    )
+    rig = voice_rig(settings, db, answer=1.0)
+    config = VoiceConfig(max_call_minutes=3, recall=RecallPolicy(recall_times=0))
+    cid = await make(db, settings, tenant, config, 6)
+    async with db.read() as conn:
+        rows = await message_store.by_ids(conn, list(range(1, 100)))
+    assert {r.price for r in rows if r.campaign_id == cid} == {Decimal("0.30")}  # 3 x 0.10
+    assert await drive(rig, cid) == "DONE"
+    async with db.read() as conn:
+        attempts = await call_store.attempts(conn, campaign_id=cid)
+    for a in attempts:
+        minutes = -(-a.billsec // 60)
+        assert a.cost == Decimal("0.10") * min(minutes, 3)
+    account = await campaign_service.get(db, account_id=tenant.id, campaign_id=cid)
+    assert account.spent == sum((a.cost for a in attempts), Decimal(0))

@@ -68,7 +68,7 @@ def test_units() -> None:
     assert cost(rule(price="0.05", unit="segment"), segments=3) == Decimal("0.15")
     assert cost(rule(price="0.07", unit="message"), segments=3) == Decimal("0.07")
     voice = rule(price="0.20", unit="minute", channel="voice")
-    assert cost(voice, segments=4) == Decimal("0.20")  # one minute, preliminary
+    assert cost(voice, segments=4) == Decimal("0.80")  # the 4 minutes a call holds
 
 
 def test_invalid_rules_are_refused() -> None:

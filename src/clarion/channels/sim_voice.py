@@ -207,6 +207,20 @@ class SimVoice:
 
     # --- calls -----------------------------------------------------------------------
 
+    def _callees(self, request: CallRequest) -> Callees:
+        """The callee model at this answer rate: the other outcomes keep the default
+        model's proportions over what is not answered."""
+        base = Callees()
+        scale = (1 - self.callees_answer) / (1 - base.answer)
+        return Callees(
+            answer=self.callees_answer,
+            busy=base.busy * scale,
+            voicemail=base.voicemail * scale,
+            failed=base.failed * scale,
+            not_available=base.not_available * scale,
+            call_timeout=float(request.call_timeout),
+        )
+
     def _place(self, sub: Submission, request: CallRequest) -> SubmitResult:
         campaign = self._pool(request)
         if request.concurrent_call and campaign.in_progress >= request.concurrent_call:
@@ -234,8 +248,7 @@ class SimVoice:
         if seeded(self.seed, f"invalid:{sub.phone}").random() < INVALID_SHARE:
             outcome, ring = CallOutcome.INVALID_NUMBER, 1.0
         else:
-            callees = Callees(answer=self.callees_answer, call_timeout=float(request.call_timeout))
-            outcome, ring = callees.draw(rng)
+            outcome, ring = self._callees(request).draw(rng)
         if outcome is CallOutcome.ANSWERED:
             talk = PLAYBACK.sample(rng) if request.dialer == "auto" else self.pool.talk.sample(rng)
             wrap = self.pool.wrap.sample(rng)

@@ -6,8 +6,9 @@ A rule prices one channel (sms / rcs / voice) for a country (ISO 3166 alpha-2, "
 
 * ``segment``: price x segments of the rendered text;
 * ``message``: price per message, whatever its length;
-* ``minute``: price per minute of a voice call. Before the call the length is not
-  known, so the preliminary price counts ONE minute.
+* ``minute``: price per minute of a voice call, times the minutes a call holds
+  (its ``segments``: the campaign's ``max_call_minutes``); the unused minutes are
+  refunded when the call's CDR arrives (services/voice.py).
 
 Resolution (:func:`resolve`): among the rules of the channel that match the
 recipient, the most specific wins: country + operator > country > any. On equal
@@ -105,7 +106,7 @@ def cost(rule: PriceRule, *, segments: int) -> Decimal:
     if rule.unit == Unit.MESSAGE:
         return rule.price
     if rule.unit == Unit.MINUTE:
-        return rule.price  # one minute: the call's length is known only afterwards
+        return rule.price * segments  # the minutes the call holds
     raise ValueError(f"unknown price unit {rule.unit!r}")
 
 

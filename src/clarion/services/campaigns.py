@@ -673,9 +673,7 @@ async def _add_recipients(
             fresh = {p for p in ok_phones if p not in existing and p not in blocked}
             if already + len(fresh) > 1:
                 raise Conflict("a single campaign takes exactly one recipient")
-        base_segments = unit_segments(campaign)
-        # A call holds its maximum minutes: the per-minute price (one unit) x minutes.
-        minutes = _voice_minutes(campaign) if campaign.channel == "voice" else 0
+        base_segments = unit_segments(campaign)  # voice: the minutes a call holds
         price_per_segment: Decimal = campaign.price_per_segment
         prices = await pricing.table_for(
             conn, account_id=account_id, channel=campaign.channel, currency=account.currency
@@ -721,10 +719,9 @@ async def _add_recipients(
                     "price": prices.price(
                         country=phone.country,
                         operator=phone.operator,
-                        segments=1 if minutes else segments,
+                        segments=segments,
                         per_segment=price_per_segment,
-                    )
-                    * (minutes or 1),
+                    ),
                 }
             )
         message_ids = await message_store.insert_new(

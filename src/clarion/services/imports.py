@@ -41,6 +41,7 @@ from clarion.domain import recipients, templates
 from clarion.domain.lifecycle import EDITABLE_CAMPAIGN_STATUSES
 from clarion.imports import readers
 from clarion.imports.pipeline import ChunkResult, ScreenSpec, SourceRow, screen_rows
+from clarion.services import campaigns as campaign_service
 from clarion.services import pricing
 from clarion.services.errors import Conflict, InvalidInput, NotFound
 from clarion.store import accounts as account_store
@@ -313,7 +314,9 @@ async def run(
         ),
         blocked_operators=frozenset(o.lower() for o in account.blocked_operators or []),
         prices=prices or None,
-        unit_segments=1 if campaign.channel == "rcs" else None,
+        unit_segments=(
+            None if campaign.channel == "sms" else campaign_service.unit_segments(campaign)
+        ),
     )
     counts: Counter[str] = Counter(task.counts or {})
     done = int(task.done)
