@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from clarion.domain import text
 from clarion.domain.text import NUL_MESSAGE, nul_path
 
 PHONE_MAX = 64
@@ -26,9 +27,7 @@ class Strict(BaseModel):
     @field_validator("*")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
-        if not isinstance(value, BaseModel) and nul_path(value) is not None:
-            raise ValueError(NUL_MESSAGE)
-        return value
+        return value if isinstance(value, BaseModel) else text.checked(value)
 
 
 def reject_nul(request: Request) -> None:

@@ -9,6 +9,9 @@ own validation error, and never reaches the database.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypeVar
+
+T = TypeVar("T")
 
 NUL = "\x00"
 NUL_MESSAGE = "must not contain NUL (U+0000) characters"
@@ -35,3 +38,11 @@ def nul_path(value: object, path: str = "") -> str | None:
             if found is not None:
                 return found
     return None
+
+
+def checked(value: T) -> T:
+    """``value`` itself, or ValueError(NUL_MESSAGE) when some text in it holds NUL (the
+    body of each entrance's validator)."""
+    if nul_path(value) is not None:
+        raise ValueError(NUL_MESSAGE)
+    return value

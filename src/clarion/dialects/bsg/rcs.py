@@ -61,9 +61,9 @@ from clarion.config import Settings
 from clarion.dialects.bsg import wire
 from clarion.dialects.bsg.wire import BsgError, Caller
 from clarion.domain import rcs as rcs_content
+from clarion.domain import text
 from clarion.domain.lifecycle import dialect_status
 from clarion.domain.recipients import ResultCode
-from clarion.domain.text import NUL_MESSAGE, nul_path
 from clarion.services import accounts, contacts
 from clarion.services import campaigns as service
 from clarion.services.errors import ServiceError
@@ -93,9 +93,7 @@ class _In(BaseModel):
     @field_validator("*")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
-        if not isinstance(value, BaseModel) and nul_path(value) is not None:
-            raise ValueError(NUL_MESSAGE)
-        return value
+        return value if isinstance(value, BaseModel) else text.checked(value)
 
 
 class Phone(_In):
