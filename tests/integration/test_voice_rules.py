@@ -127,14 +127,14 @@ async def test_predictive_dials_ahead_of_agents_within_the_abandon_cap(
     db: Database, settings: Settings, tenant: Tenant
 ) -> None:
     rig = voice_rig(settings, db, answer=0.3)
-    phones = [f"+4916{i:09d}" for i in range(400)]
+    phones = [f"+4916{i:09d}" for i in range(200)]
     config = VoiceConfig(
         dialer="predictive", agents=5, concurrent_call=30, recall=RecallPolicy(recall_times=0)
     )
     cid = await launch(db, settings, tenant, config, phones)
     assert await drive(rig, cid, step=2) == "DONE"
     calls = await calls_of(db, cid)
-    assert len(calls) == 400
+    assert len(calls) == 200
     live = [c for c in calls if c.answered_at is not None]
     abandoned = [c for c in live if c.abandoned]
     assert len(abandoned) <= 0.03 * len(live), (len(abandoned), len(live))

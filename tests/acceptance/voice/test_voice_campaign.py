@@ -85,11 +85,11 @@ async def test_2000_numbers_with_recalls_and_windows(
     assert (r.json()["status"], r.json()["pause_reason"]) == ("PAUSED", "window")
     assert rig.carrier.records == []
     # It opens at 09:00, calls until 10:00, pauses, and goes on the next day.
-    assert await drive(rig, cid, until={"RUNNING"}, step=10) == "RUNNING"
-    assert await drive(rig, cid, until={"PAUSED"}, step=10) == "PAUSED"
+    assert await drive(rig, cid, until={"RUNNING"}, step=20) == "RUNNING"
+    assert await drive(rig, cid, until={"PAUSED"}, step=20) == "PAUSED"
     first_day = len(rig.carrier.records)
     assert first_day > 0
-    assert await drive(rig, cid, until={"DONE"}, step=10) == "DONE"
+    assert await drive(rig, cid, until={"DONE"}, step=20) == "DONE"
 
     # Every call attempt, through the API, paged.
     calls: list[dict[str, Any]] = []
