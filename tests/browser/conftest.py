@@ -88,21 +88,24 @@ async def _account(settings: Settings) -> accounts.NewAccount:
         await db.dispose()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def serve(
+    tmp_path_factory: pytest.TempPathFactory, *, name: str, run_dispatcher: bool
+) -> Iterator[Server]:
+    """A Clarion server on a free loopback port with one account, for a module's
+    browser tests (skipped when chromium is missing)."""
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
     from clarion.store.db import upgrade
 
-    tmp = tmp_path_factory.mktemp("browser")
+    tmp = tmp_path_factory.mktemp(name)
     settings = _settings(tmp)
     upgrade(settings.database_url)
     new = asyncio.run(_account(settings))
     port = free_port()
-    app = create_app(settings, run_dispatcher=True)
+    app = create_app(settings, run_dispatcher=run_dispatcher)
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, name="clarion-server", daemon=True)
+    thread = threading.Thread(target=uv.run, name=f"clarion-{name}", daemon=True)
     thread.start()
     for _ in range(500):
         if uv.started:
@@ -114,6 +117,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     finally:
         uv.should_exit = True
         thread.join(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from serve(tmp_path_factory, name="browser", run_dispatcher=True)
 
 
 @pytest.fixture(scope="module")

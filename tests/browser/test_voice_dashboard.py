@@ -19,14 +19,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page, expect
-from tests.browser.conftest import Server, _account, _settings, _skip_reason
+from tests.browser.conftest import Server, serve
 from tests.browser.test_dashboard import sign_in
-from tests.helpers import free_port
 from tests.voice_driver import VoiceRig, drive, voice_rig
 
-from clarion.api.app import create_app
 from clarion.clock import utcnow
 from clarion.config import Settings
 from clarion.store.db import Database
@@ -42,30 +39,7 @@ def numbers(count: int, start: int = 0) -> list[str]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The browser tests' server, without a dispatcher (the rig places the calls)."""
-    reason = _skip_reason()
-    if reason:
-        pytest.skip(reason)
-    from clarion.store.db import upgrade
-
-    tmp = tmp_path_factory.mktemp("voice-browser")
-    settings = _settings(tmp)
-    upgrade(settings.database_url)
-    new = asyncio.run(_account(settings))
-    port = free_port()
-    app = create_app(settings, run_dispatcher=False)
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, name="clarion-voice-server", daemon=True)
-    thread.start()
-    for _ in range(500):
-        if uv.started:
-            break
-        threading.Event().wait(0.01)
-    assert uv.started, "the Clarion server did not start"
-    try:
-        yield Server(f"http://127.0.0.1:{port}", new.api_key, new.account_id, settings)
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=15)
+    yield from serve(tmp_path_factory, name="voice-browser", run_dispatcher=False)
 
 
 class Calls:
