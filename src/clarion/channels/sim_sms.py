@@ -25,10 +25,7 @@ it finds is ACCEPTED and its report is handed in again (the carrier still owes i
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import sqlite3
-import time
 from collections.abc import Sequence
 
 from clarion.channels.base import (
@@ -42,6 +39,7 @@ from clarion.channels.base import (
 from clarion.channels.simulated import DelayedReports, seeded
 from clarion.config import Settings
 from clarion.domain.lifecycle import MessageStatus
+from clarion.store.sim_ledger import SubmissionLedger
 
 
 class SimulatedSms:
@@ -107,7 +105,9 @@ class SimulatedSms:
             error = "sim-undelivered" if status is MessageStatus.UNDELIVERED else None
             accepted.append((sub, DeliveryReport(status, ref, sub.message_id, error), delay))
         if self.ledger is not None and accepted:
-            self.ledger.record([sub for sub, _report, _delay in accepted])
+            self.ledger.record(
+                [(sub.reference, sub.message_id, sub.phone) for sub, _r, _d in accepted]
+            )
         self._report([(report, delay) for _sub, report, delay in accepted])
         return results
 
@@ -138,48 +138,6 @@ class SimulatedSms:
         self.reports.cancel()
         if self.ledger is not None:
             self.ledger.close()
-
-
-class SubmissionLedger:
-    """The simulated carrier's durable record: one row per accepted submission, in an
-    SQLite file shared by every process (WAL; each batch committed before ``submit``
-    returns, so it survives a SIGKILL of the process right after)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._db = sqlite3.connect(path, timeout=60, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS submissions (reference TEXT NOT NULL, "
-            "message_id INTEGER NOT NULL, phone TEXT NOT NULL, pid INTEGER NOT NULL, "
-            "at REAL NOT NULL)"
-        )
-        self._db.execute("CREATE INDEX IF NOT EXISTS submissions_ref ON submissions (reference)")
-
-    def record(self, batch: Sequence[Submission]) -> None:
-        pid, now = os.getpid(), time.time()
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany(
-                "INSERT INTO submissions VALUES (?, ?, ?, ?, ?)",
-                [(s.reference, s.message_id, s.phone, pid, now) for s in batch],
-            )
-
-    def find(self, references: Sequence[str]) -> list[tuple[str, int]]:
-        found: list[tuple[str, int]] = []
-        for start in range(0, len(references), 500):
-            chunk = list(references[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            found += self._db.execute(
-                f"SELECT DISTINCT reference, message_id FROM submissions "  # noqa: S608
-                f"WHERE reference IN ({marks})",
-                chunk,
-            ).fetchall()
-        return found
-
-    def close(self) -> None:
-        self._db.close()
 
 
 @register("sim_sms")
