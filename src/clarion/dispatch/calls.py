@@ -94,6 +94,61 @@ class _Voice:
 
 
 @dataclass(slots=True)
+class _Ended:
+    """One ended call to record: its campaign and message rows, the carrier's record,
+    and what the call cost out of the message's hold (per started minute of
+    ``billsec``, at most the minutes held)."""
+
+    campaign: Row[Any]
+    message: Row[Any]
+    record: CallRecord
+    ref: str | None
+    state: _Voice
+    cost: Decimal
+    refund: Decimal
+
+    @classmethod
+    def of(
+        cls,
+        campaign: Row[Any],
+        message: Row[Any],
+        record: CallRecord,
+        ref: str | None,
+        state: _Voice,
+    ) -> _Ended:
+        price: Decimal = message.price
+        minutes = max(int(message.segments), 1)
+        billed = min(math.ceil(record.billsec / 60), minutes) if record.billsec else 0
+        cost = price / minutes * billed
+        return cls(campaign, message, record, ref, state, cost, price - cost)
+
+    def cdr(self) -> dict[str, Any]:
+        """The call_attempts row."""
+        r = self.record
+        return {
+            "message_id": self.message.id,
+            "campaign_id": self.campaign.id,
+            "attempt": r.attempt,
+            "phone": self.message.phone,
+            "outcome": r.outcome,
+            "started_at": r.started_at,
+            "answered_at": r.answered_at,
+            "ended_at": r.ended_at,
+            "duration": r.duration,
+            "billsec": r.billsec,
+            "cost": self.cost,
+            "hangup_cause": r.hangup_cause,
+            "channel_ref": self.ref,
+            "agent": r.agent,
+            "abandoned": r.abandoned,
+        }
+
+    def document(self) -> dict[str, Any]:
+        """The CDR as callbacks and /v1 show it."""
+        return voice.cdr_document(SimpleNamespace(**self.cdr()), campaign=self.campaign)
+
+
+@dataclass(slots=True)
 class CallEngine:
     dispatcher: Dispatcher
     _campaigns: dict[int, _Voice] = field(default_factory=dict)
@@ -404,16 +459,16 @@ class CallEngine:
     # --- call ends -------------------------------------------------------------------
 
     async def apply(self, reports: Sequence[DeliveryReport]) -> int:
-        """Record ended calls (reports with a ``call``); returns how many."""
+        """Record ended calls (reports with a ``call``); returns how many. One
+        transaction, and a fixed number of statements, per batch of reports."""
         d = self.dispatcher
         now = d.clock()
-        records = [r.call for r in reports if r.call is not None]
-        if not records:
+        ended = [(r.call, r.channel_ref) for r in reports if r.call is not None]
+        if not ended:
             return 0
-        refs = {r.call.message_id: r.channel_ref for r in reports if r.call is not None}
-        applied = 0
         async with d.db.begin() as conn:
-            rows = {r.id: r for r in await message_store.by_ids(conn, list(refs))}
+            ids = list({record.message_id for record, _ in ended})
+            rows = {r.id: r for r in await message_store.by_ids(conn, ids)}
             campaign_ids = sorted({r.campaign_id for r in rows.values()})
             campaigns: dict[int, Row[Any]] = {}
             for cid in campaign_ids:
@@ -421,149 +476,143 @@ class CallEngine:
                 row = await campaign_store.get(conn, cid)
                 if row is not None:
                     campaigns[cid] = row
-            moved: list[message_store.Changed] = []
-            for record in records:
-                message = rows.get(record.message_id)
-                if message is None or message.campaign_id not in campaigns:
-                    continue
+            calls: list[_Ended] = []
+            for record, ref in ended:
+                message = rows.pop(record.message_id, None)  # a second report: ignored
+                if (
+                    message is None
+                    or message.campaign_id not in campaigns
+                    or message.status not in (MessageStatus.SENDING, MessageStatus.ACCEPTED)
+                    or message.attempts != record.attempt
+                ):
+                    continue  # a late or repeated report: that attempt is already settled
                 campaign = campaigns[message.campaign_id]
-                changed = await self._end_call(
-                    conn, campaign, message, record, refs.get(record.message_id), now
-                )
-                if changed is not None:
-                    applied += 1
-                    moved += changed
+                state = await self._voice(campaign)
+                calls.append(_Ended.of(campaign, message, record, ref, state))
+            calls, moved = await self._end_calls(conn, calls, now)
             await d.changed_events(conn, moved, now)
         for cid in campaign_ids:
             await self.complete(cid)
-        return applied
+        return len(calls)
 
-    async def _end_call(
-        self,
-        conn: Any,
-        campaign: Row[Any],
-        message: Row[Any],
-        record: CallRecord,
-        channel_ref: str | None,
-        now: datetime,
-    ) -> list[message_store.Changed] | None:
-        if (
-            message.status not in (MessageStatus.SENDING, MessageStatus.ACCEPTED)
-            or message.attempts != record.attempt
-        ):
-            return None  # a late or repeated report: that attempt is already settled
-        state = await self._voice(campaign)
-        config = state.config
-        price: Decimal = message.price
-        minutes = max(int(message.segments), 1)
-        per_minute = price / minutes
-        billed = min(math.ceil(record.billsec / 60), minutes) if record.billsec else 0
-        cost = per_minute * billed
-        inserted = await call_store.record_attempt(
-            conn,
-            {
-                "message_id": message.id,
-                "campaign_id": campaign.id,
-                "attempt": record.attempt,
-                "phone": message.phone,
-                "outcome": record.outcome,
-                "started_at": record.started_at,
-                "answered_at": record.answered_at,
-                "ended_at": record.ended_at,
-                "duration": record.duration,
-                "billsec": record.billsec,
-                "cost": cost,
-                "hangup_cause": record.hangup_cause,
-                "channel_ref": channel_ref,
-                "agent": record.agent,
-                "abandoned": record.abandoned,
-            },
-        )
-        if not inserted:
-            return None
-        refund = price - cost
-        if refund > 0:
-            await account_store.credit(conn, account_id=campaign.account_id, amount=refund)
-            await account_store.record(
-                conn,
-                account_id=campaign.account_id,
-                amount=refund,
-                reason="call-refund",
-                now=now,
-                campaign_id=campaign.id,
-                message_id=message.id,
-                messages=1,
-            )
-            await call_store.uncharge(conn, message_id=message.id, amount=refund)
-            await campaign_store.add_spent(conn, campaign_id=campaign.id, amount=-refund)
-        self._pace(state, record)
-        history = [
-            Attempt(a.started_at, CallOutcome(a.outcome), a.ended_at)
-            for a in await call_store.attempts_of(conn, message.id)
-        ]
-        outcome = CallOutcome(record.outcome)
-        values: dict[str, Any] = {"channel_ref": channel_ref} if channel_ref else {}
-        if outcome.is_answered:
-            transition = report_transition(MessageStatus.DELIVERED)
-        else:
-            due = None
-            if campaign.status != CampaignStatus.STOPPED:
-                try:
-                    due = next_attempt_at(
-                        config.recall,
-                        history,
-                        now=max(now, record.ended_at),
-                        hours=config.hours,
-                        tz=state.tz,
-                    )
-                except OverflowError:  # a recall beyond the calendar is no recall
-                    due = None
+    async def _end_calls(
+        self, conn: Any, calls: list[_Ended], now: datetime
+    ) -> tuple[list[_Ended], list[message_store.Changed]]:
+        """Record the calls' attempts, refund their unused holds, move each message by
+        the recall policy and emit the CDR events; returns the calls recorded (those
+        not already on record) and the messages moved."""
+        inserted = await call_store.record_attempts(conn, [c.cdr() for c in calls])
+        calls = [c for c in calls if c.message.id in inserted]
+        await self._refund(conn, [c for c in calls if c.refund > 0], now)
+        histories = await call_store.attempts_of(conn, [c.message.id for c in calls])
+        delivered: list[message_store.Outcome] = []
+        undelivered: list[message_store.Outcome] = []
+        recalls: list[message_store.Outcome] = []
+        due_at: dict[int, datetime] = {}
+        for c in calls:
+            self._pace(c.state, c.record)
+            outcome = CallOutcome(c.record.outcome)
+            if outcome.is_answered:
+                delivered.append(message_store.Outcome(c.message.id, c.ref))
+                continue
+            history = [
+                Attempt(a.started_at, CallOutcome(a.outcome), a.ended_at)
+                for a in histories[c.message.id]
+            ]
+            due = self._recall(c, history, now)
+            row = message_store.Outcome(c.message.id, c.ref, outcome.value)
             if due is None:
-                transition = report_transition(MessageStatus.UNDELIVERED)
-                values["error_code"] = outcome.value
+                undelivered.append(row)
             else:
-                transition = MESSAGE_TRANSITIONS["recall"]
-                values.update(not_before=due, error_code=outcome.value)
-        changed = await message_store.transition(
-            conn, ids=[message.id], transition=transition, now=now, values=values
-        )
-        document = voice.cdr_document(
-            SimpleNamespace(
-                message_id=message.id,
-                phone=message.phone,
-                channel_ref=channel_ref,
-                cost=cost,
-                attempt=record.attempt,
-                outcome=record.outcome,
-                started_at=record.started_at,
-                answered_at=record.answered_at,
-                ended_at=record.ended_at,
-                duration=record.duration,
-                billsec=record.billsec,
-                hangup_cause=record.hangup_cause,
-                agent=record.agent,
-                abandoned=record.abandoned,
-            ),
-            campaign=campaign,
-        )
-        await event_store.emit(
-            conn,
-            account_id=campaign.account_id,
-            event_type=voice.CDR_EVENT,
-            payload=document,
-            now=now,
-            campaign_id=campaign.id,
-        )
-        if record.answered_at is not None:
-            await event_store.emit(
-                conn,
-                account_id=campaign.account_id,
-                event_type=voice.ANSWER_EVENT,
-                payload=document,
-                now=now,
-                campaign_id=campaign.id,
+                recalls.append(row)
+                due_at[c.message.id] = due
+        moved: list[message_store.Changed] = []
+        for rows, transition in (
+            (delivered, report_transition(MessageStatus.DELIVERED)),
+            (undelivered, report_transition(MessageStatus.UNDELIVERED)),
+            (recalls, MESSAGE_TRANSITIONS["recall"]),
+        ):
+            moved += await message_store.transition_rows(
+                conn, rows=rows, transition=transition, now=now
             )
-        return changed
+        await call_store.recall_at(conn, {m.id: due_at[m.id] for m in moved if m.id in due_at})
+        await self._cdr_events(conn, calls, now)
+        return calls, moved
+
+    @staticmethod
+    def _recall(c: _Ended, history: list[Attempt], now: datetime) -> datetime | None:
+        """When the recall policy calls again after this unanswered call; None: never."""
+        if c.campaign.status == CampaignStatus.STOPPED:
+            return None
+        try:
+            return next_attempt_at(
+                c.state.config.recall,
+                history,
+                now=max(now, c.record.ended_at),
+                hours=c.state.config.hours,
+                tz=c.state.tz,
+            )
+        except OverflowError:  # a recall beyond the calendar is no recall
+            return None
+
+    @staticmethod
+    async def _refund(conn: Any, calls: list[_Ended], now: datetime) -> None:
+        """Give back each call's hold minus its cost: to the balance (one ledger row per
+        call), off the message's charge and the campaign's spend."""
+        if not calls:
+            return
+        accounts: defaultdict[int, Decimal] = defaultdict(Decimal)
+        spent: defaultdict[int, Decimal] = defaultdict(Decimal)
+        for c in calls:
+            accounts[c.campaign.account_id] += c.refund
+            spent[c.campaign.id] += c.refund
+        for account_id, amount in sorted(accounts.items()):
+            await account_store.credit(conn, account_id=account_id, amount=amount)
+        await account_store.record_many(
+            conn,
+            [
+                account_store.Entry(
+                    account_id=c.campaign.account_id,
+                    amount=c.refund,
+                    reason="call-refund",
+                    campaign_id=c.campaign.id,
+                    message_id=c.message.id,
+                    messages=1,
+                )
+                for c in calls
+            ],
+            now=now,
+        )
+        await call_store.uncharge(conn, {c.message.id: c.refund for c in calls})
+        for campaign_id, amount in sorted(spent.items()):
+            await campaign_store.add_spent(conn, campaign_id=campaign_id, amount=-amount)
+
+    @staticmethod
+    async def _cdr_events(conn: Any, calls: list[_Ended], now: datetime) -> None:
+        """``call.cdr`` for every call, ``call.answered`` for the answered ones."""
+        by_campaign: dict[int, list[_Ended]] = defaultdict(list)
+        for c in calls:
+            by_campaign[c.campaign.id].append(c)
+        for group in by_campaign.values():
+            campaign = group[0].campaign
+            documents = [c.document() for c in group]
+            answered = [
+                doc
+                for c, doc in zip(group, documents, strict=True)
+                if c.record.answered_at is not None
+            ]
+            for event_type, payloads in (
+                (voice.CDR_EVENT, documents),
+                (voice.ANSWER_EVENT, answered),
+            ):
+                await event_store.emit_many(
+                    conn,
+                    account_id=campaign.account_id,
+                    event_type=event_type,
+                    payloads=payloads,
+                    now=now,
+                    campaign_id=campaign.id,
+                )
 
     def _pace(self, state: _Voice, record: CallRecord) -> None:
         if state.pacer is None:

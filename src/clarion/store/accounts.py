@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -195,18 +196,52 @@ async def record(
     messages: int = 0,
 ) -> None:
     """Append a ledger entry: negative amounts are debits, positive credits."""
-    await conn.execute(
-        statements.cached(conn, "ledger", lambda: insert(ledger)),
-        {
-            "account_id": account_id,
-            "campaign_id": campaign_id,
-            "message_id": message_id,
-            "amount": amount,
-            "reason": reason,
-            "messages": messages,
-            "at": now,
-        },
+    await record_many(
+        conn,
+        [
+            Entry(
+                account_id=account_id,
+                amount=amount,
+                reason=reason,
+                campaign_id=campaign_id,
+                message_id=message_id,
+                messages=messages,
+            )
+        ],
+        now=now,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One ledger row to append (see ``record``)."""
+
+    account_id: int
+    amount: Decimal
+    reason: str
+    campaign_id: int | None = None
+    message_id: int | None = None
+    messages: int = 0
+
+
+async def record_many(conn: AsyncConnection, entries: Sequence[Entry], *, now: datetime) -> None:
+    """Append several ledger entries in one executemany."""
+    if entries:
+        await conn.execute(
+            statements.cached(conn, "ledger", lambda: insert(ledger)),
+            [
+                {
+                    "account_id": e.account_id,
+                    "campaign_id": e.campaign_id,
+                    "message_id": e.message_id,
+                    "amount": e.amount,
+                    "reason": e.reason,
+                    "messages": e.messages,
+                    "at": now,
+                }
+                for e in entries
+            ],
+        )
 
 
 async def record_messages(

@@ -8,11 +8,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, or_, select, update
+from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from clarion.store import binds
 from clarion.store.schema import api_quota, call_attempts, campaigns, id_counters, messages
+from clarion.store.types import Money, UtcDateTime
 
 
 async def by_external_id(
@@ -90,27 +92,44 @@ async def next_external_number(conn: AsyncConnection, *, account_id: int, prefix
     return first
 
 
-async def record_attempt(conn: AsyncConnection, values: Mapping[str, Any]) -> bool:
-    """Insert one attempt's CDR unless (message, attempt) is already on record."""
-    exists = await conn.execute(
-        select(call_attempts.c.id).where(
-            call_attempts.c.message_id == values["message_id"],
-            call_attempts.c.attempt == values["attempt"],
-        )
+async def record_attempts(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> set[int]:
+    """Insert the attempts' CDRs except those whose (message, attempt) is already on
+    record; returns the message ids of those inserted. Two statements
+    for the whole batch; the caller holds the campaigns' locks, so no other
+    transaction inserts the same attempts meanwhile (and the unique constraint
+    would refuse them)."""
+    if not rows:
+        return set()
+    ids = [int(r["message_id"]) for r in rows]
+    existing = await conn.execute(
+        select(call_attempts.c.message_id, call_attempts.c.attempt).where(
+            binds.in_list(conn, call_attempts.c.message_id, "ids")
+        ),
+        {"ids": binds.list_value(conn, ids)},
     )
-    if exists.first() is not None:
-        return False
-    await conn.execute(insert(call_attempts).values(**values))
-    return True
+    taken = {(int(m), int(a)) for m, a in existing}
+    fresh = [r for r in rows if (int(r["message_id"]), int(r["attempt"])) not in taken]
+    if fresh:
+        await conn.execute(insert(call_attempts), fresh)
+    return {int(r["message_id"]) for r in fresh}
 
 
-async def attempts_of(conn: AsyncConnection, message_id: int) -> Sequence[Row[Any]]:
+async def attempts_of(
+    conn: AsyncConnection, message_ids: Sequence[int]
+) -> dict[int, list[Row[Any]]]:
+    """Each listed message's attempts in order (one query)."""
+    found: dict[int, list[Row[Any]]] = {i: [] for i in message_ids}
+    if not message_ids:
+        return found
     result = await conn.execute(
         select(call_attempts)
-        .where(call_attempts.c.message_id == message_id)
-        .order_by(call_attempts.c.attempt)
+        .where(binds.in_list(conn, call_attempts.c.message_id, "ids"))
+        .order_by(call_attempts.c.message_id, call_attempts.c.attempt),
+        {"ids": binds.list_value(conn, list(message_ids))},
     )
-    return result.all()
+    for row in result:
+        found[int(row.message_id)].append(row)
+    return found
 
 
 async def attempts(
@@ -249,10 +268,24 @@ async def overdue(conn: AsyncConnection, *, campaign_id: int, before: datetime) 
     return [int(i) for i in result.scalars()]
 
 
-async def uncharge(conn: AsyncConnection, *, message_id: int, amount: Decimal) -> None:
-    """Take back ``amount`` of what the message was charged (a call's unused hold)."""
-    await conn.execute(
-        update(messages)
-        .where(messages.c.id == message_id)
-        .values(charged=messages.c.charged - amount)
-    )
+async def uncharge(conn: AsyncConnection, amounts: Mapping[int, Decimal]) -> None:
+    """Take back from each message (id -> amount) that much of what it was charged (a
+    call's unused hold); one executemany."""
+    if amounts:
+        await conn.execute(
+            update(messages)
+            .where(messages.c.id == bindparam("mid"))
+            .values(charged=messages.c.charged - bindparam("amount", type_=Money)),
+            [{"mid": i, "amount": a} for i, a in amounts.items()],
+        )
+
+
+async def recall_at(conn: AsyncConnection, when: Mapping[int, datetime]) -> None:
+    """Set each listed message's ``not_before`` (id -> time); one executemany."""
+    if when:
+        await conn.execute(
+            update(messages)
+            .where(messages.c.id == bindparam("mid"))
+            .values(not_before=bindparam("until", type_=UtcDateTime)),
+            [{"mid": i, "until": t} for i, t in when.items()],
+        )

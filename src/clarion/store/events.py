@@ -165,17 +165,44 @@ async def emit(
 ) -> int | None:
     """Write one event (and its deliveries) if anyone subscribes; returns its id. With
     ``campaign_id`` the campaign's own endpoints are subscribers too."""
+    ids = await emit_many(
+        conn,
+        account_id=account_id,
+        event_type=event_type,
+        payloads=[payload],
+        now=now,
+        campaign_id=campaign_id,
+    )
+    return ids[0] if ids else None
+
+
+async def emit_many(
+    conn: AsyncConnection,
+    *,
+    account_id: int,
+    event_type: str,
+    payloads: Sequence[Mapping[str, Any]],
+    now: datetime,
+    campaign_id: int | None = None,
+) -> list[int]:
+    """``emit`` for several events of one type and scope: one subscriber look-up, one
+    insert of the events (ids in the order of ``payloads``), one of the deliveries.
+    Nothing is written (and [] returned) when no one subscribes."""
+    if not payloads:
+        return []
     subscribers = await _subscribers(conn, account_id, event_type, campaign_id)
     if not subscribers:
-        return None
+        return []
     result = await conn.execute(
-        insert(events)
-        .values(account_id=account_id, type=event_type, payload=dict(payload), created_at=now)
-        .returning(events.c.id)
+        insert(events).returning(events.c.id, sort_by_parameter_order=True),
+        [
+            {"account_id": account_id, "type": event_type, "payload": dict(p), "created_at": now}
+            for p in payloads
+        ],
     )
-    event_id = int(result.scalar_one())
-    await _deliveries(conn, [event_id], subscribers, now)
-    return event_id
+    event_ids = [int(i) for i in result.scalars()]
+    await _deliveries(conn, event_ids, subscribers, now)
+    return event_ids
 
 
 _MESSAGE_EVENTS_SQLITE = """

@@ -490,29 +490,30 @@ async def record_calls(
     )
     ids = {row.phone: row.id for row in rows}
     attempt: dict[str, int] = {}
+    cdrs: list[dict[str, object]] = []
+    for phone, started, outcome in calls:
+        attempt[phone] = attempt.get(phone, 0) + 1
+        answered = started + timedelta(seconds=5) if outcome == "answered" else None
+        cdrs.append(
+            {
+                "message_id": ids[phone],
+                "campaign_id": campaign_id,
+                "attempt": attempt[phone],
+                "phone": phone,
+                "outcome": outcome,
+                "started_at": started,
+                "answered_at": answered,
+                "ended_at": started + timedelta(seconds=65),
+                "duration": 65,
+                "billsec": 60 if answered else 0,
+                "cost": Decimal("0.02") if answered else Decimal(0),
+                "hangup_cause": "NORMAL_CLEARING" if answered else "USER_BUSY",
+                "agent": "1001" if answered else None,
+                "abandoned": False,
+            },
+        )
     async with db.begin() as conn:
-        for phone, started, outcome in calls:
-            attempt[phone] = attempt.get(phone, 0) + 1
-            answered = started + timedelta(seconds=5) if outcome == "answered" else None
-            await call_store.record_attempt(
-                conn,
-                {
-                    "message_id": ids[phone],
-                    "campaign_id": campaign_id,
-                    "attempt": attempt[phone],
-                    "phone": phone,
-                    "outcome": outcome,
-                    "started_at": started,
-                    "answered_at": answered,
-                    "ended_at": started + timedelta(seconds=65),
-                    "duration": 65,
-                    "billsec": 60 if answered else 0,
-                    "cost": Decimal("0.02") if answered else Decimal(0),
-                    "hangup_cause": "NORMAL_CLEARING" if answered else "USER_BUSY",
-                    "agent": "1001" if answered else None,
-                    "abandoned": False,
-                },
-            )
+        await call_store.record_attempts(conn, cdrs)
 
 
 async def test_detail_report_lists_the_calls_between_the_dates(
