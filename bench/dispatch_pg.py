@@ -2,7 +2,7 @@
 against a bare psycopg baseline measured in the same run.
 
     .venv/bin/python bench/dispatch_pg.py [--url postgresql://postgres@127.0.0.1/test]
-        [--messages 120000] [--campaigns 8] [--workers 1,2,4]
+        [--messages 120000] [--campaigns 8] [--workers 1,2,4] [--rounds 3]
 
 Setup (not timed): a template database with the schema, one account whose balance
 covers everything, ``--campaigns`` mass campaigns on the zero-latency ``fake`` channel
@@ -10,6 +10,12 @@ sharing ``--messages`` recipients, all in DRAFT. Each run gets a fresh copy of i
 (``CREATE DATABASE ... TEMPLATE``), starts the workers (real processes, campaign rate
 limit off), waits until they have registered, starts every campaign and times until
 all are DONE; then checks every message DELIVERED and the ledger.
+
+Each worker count runs ``--rounds`` times (default 3), the counts interleaved (1, 2,
+4, 1, 2, 4, ...) so that a busy spell on this shared machine hits each alike; the table
+shows the best round of each (the least disturbed, as ``timeit`` does) and every
+round's figures below it; the scaling target is judged on the median of the
+same-round 2-worker / 1-worker ratios.
 
 Baseline (timed, on its own copy): one process, psycopg, per batch of 500 ``SELECT ...
 FOR UPDATE SKIP LOCKED`` the next NEW ids of a campaign and ``UPDATE ... SET
@@ -25,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -201,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=120_000)
     parser.add_argument("--campaigns", type=int, default=8)
     parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="runs of each worker count, interleaved; the best of them is reported",
+    )
     args = parser.parse_args(argv)
     counts = [int(w) for w in args.workers.split(",")]
     tag = uuid.uuid4().hex[:8]
@@ -220,14 +233,17 @@ def main(argv: list[str] | None = None) -> int:
         rows, seconds = baseline(db_url(args.url, copy), ids)
         base_rate = rows / seconds
         print(f"baseline: {base_rate:,.0f} rows/s", file=sys.stderr)
-        rates: dict[int, float] = {}
-        for n in counts:
-            name = f"bench_w{n}_{tag}"
-            admin_exec(args.url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-            made.append(name)
-            print(f"dispatching with {n} worker(s) ...", file=sys.stderr)
-            elapsed = asyncio.run(run(db_url(args.url, name), ids, n, logs))
-            rates[n] = args.messages / elapsed
+        runs: dict[int, list[float]] = {n: [] for n in counts}
+        for round_no in range(1, args.rounds + 1):
+            for n in counts:  # interleaved, so that a busy spell hits every count alike
+                name = f"bench_w{n}_r{round_no}_{tag}"
+                admin_exec(args.url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+                made.append(name)
+                print(f"round {round_no}: dispatching with {n} worker(s) ...", file=sys.stderr)
+                elapsed = asyncio.run(run(db_url(args.url, name), ids, n, logs))
+                runs[n].append(args.messages / elapsed)
+                admin_exec(args.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        rates = {n: max(r) for n, r in runs.items()}
         load = os.getloadavg()[0]
         print()
         print(f"{'PostgreSQL dispatch':<32}{'msg/s':>12}{'x 1 worker':>12}{'/ baseline':>12}")
@@ -236,13 +252,23 @@ def main(argv: list[str] | None = None) -> int:
             scale = f"{rate / one:>12.2f}" if one else f"{'':>12}"
             print(f"{f'{n} worker(s)':<32}{rate:>12,.0f}{scale}{rate / base_rate:>12.3f}")
         print(f"{'baseline (psycopg claim loop)':<32}{base_rate:>12,.0f}")
+        if args.rounds > 1:
+            print(f"best of {args.rounds} interleaved rounds; every round (msg/s):")
+            for n, r in runs.items():
+                print(f"  {n} worker(s): " + ", ".join(f"{x:,.0f}" for x in r))
+            if 1 in runs and 2 in runs:
+                ratios = sorted(b / a for a, b in zip(runs[1], runs[2], strict=True))
+                each = ", ".join(f"{x:.2f}" for x in ratios)
+                print(f"  2 workers / 1 worker in the same round: {each}")
         print(f"{'load average (1 min, end)':<32}{load:>12.2f}")
         if 1 in rates:
             ok = "PASS" if rates[1] >= 5000 else "MISS"
             print(f"target: 1 worker >= 5,000 msg/s: {ok}")
-        if 1 in rates and 2 in rates:
-            ok = "PASS" if rates[2] >= 1.6 * rates[1] else "MISS"
-            print(f"target: 2 workers >= 1.6 x 1 worker: {ok} ({rates[2] / rates[1]:.2f})")
+        if 1 in runs and 2 in runs:
+            # Judged on the median of the same-round ratios, not on the best rounds.
+            scale = statistics.median(b / a for a, b in zip(runs[1], runs[2], strict=True))
+            ok = "PASS" if scale >= 1.6 else "MISS"
+            print(f"target: 2 workers >= 1.6 x 1 worker: {ok} (median round {scale:.2f})")
         print(f"outcome: OK (every message DELIVERED once; worker logs in {logs})")
         return 0
     finally:
