@@ -274,7 +274,9 @@ DIALECT_ACTIONS: dict[str, dict[str, str]] = {
     "bsg": {"renew": "resume", "pause": "pause", "stop": "stop"},
     "autocall": {"start": "start", "pause": "pause", "stop": "stop"},
     "isales": {"running": "resume", "suspended": "pause", "stopped": "stop"},
-    "wolkvox": {"start": "start", "stop": "pause"},  # wolkvox's stop can be started again
+    # wolkvox's stop is a pause (a stopped campaign can be started again); its start
+    # also resumes what stop paused. The facade applies these (dialects/wolkvox).
+    "wolkvox": {"start": "start", "stop": "pause"},
 }
 
 

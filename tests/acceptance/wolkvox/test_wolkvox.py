@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -25,8 +26,9 @@ from tests.acceptance.wolkvox.client import (
 from tests.conftest import Tenant
 
 from clarion.config import Settings
+from clarion.dialects.bsg import wire as bsg_wire
 from clarion.dialects.wolkvox import wire
-from clarion.domain.lifecycle import PauseReason
+from clarion.domain.lifecycle import DIALECT_ACTIONS, PauseReason
 from clarion.services import accounts, voice
 from clarion.services import campaigns as campaign_service
 from clarion.store import calls as call_store
@@ -521,13 +523,28 @@ async def test_detail_report_lists_the_calls_between_the_dates(
 ) -> None:
     cid = await new_campaign(db, settings, tenant.id)
     a, b = phones(2)
-    await api.call(
+    customer: dict[str, object] = {
+        **record(
+            a,
+            1,
+            customer_name="Ana",
+            tel2="573009999999",
+            tel_extra="6045551234",
+            opt3="debt 120000",
+            email="ana@example.com",
+            agent_id="7",  # the record's agent: the row's agent_id is the call's
+        ),
+        "age": 41,  # integers are written as digits
+        "gender": None,  # null is empty
+    }
+    r = await api.call(
         "POST",
         "add_record",
         type_campaign="predictive",
         campaign_id=cid,
-        body=[record(a, 1), record(b, 2)],
+        body=[customer, record(b, 2)],
     )
+    assert r.status_code == 201, r.text
     # The account works in Bogota time (UTC-5): dates are read and written in it.
     async with db.begin() as conn:
         await conn.execute(
@@ -560,7 +577,7 @@ async def test_detail_report_lists_the_calls_between_the_dates(
     body = r.json()
     assert (body["code"], body["error"], body["msg"]) == (200, None, "3 records found")
     first, second, third = body["data"]
-    assert first == {
+    expected = {
         "campaign_id": str(cid),
         "conn_id": first["conn_id"],
         "date": "2026-03-02 09:00:00",
@@ -575,8 +592,41 @@ async def test_detail_report_lists_the_calls_between_the_dates(
         "agent_id": "",
         "hangup_cause": "USER_BUSY",
         "cost": "0.000000",
+        # The record the number was uploaded with, every field named as add_record's.
+        "customer_name": "Ana",
+        "customer_last_name": "Perez",
+        "id_type": "CC",
+        "customer_id": "1001",
+        "age": "41",
+        "gender": "",
+        "country": "CO",
+        "state": "",
+        "city": "Medellin",
+        "zone": "",
+        "address": "",
+        **{f"opt{n}": "" for n in range(1, 13)},
+        "opt3": "debt 120000",
+        "tel1": a,
+        **{f"tel{n}": "" for n in range(2, 11)},
+        "tel2": "573009999999",
+        "tel_extra": "6045551234",
+        "email": "ana@example.com",
+        "recall_date": "",
+        "recall_telephone": "",
     }
+    assert first == expected
+    assert list(first) == list(expected)  # the call's fields, then the record's
     assert (second["telephone"], second["result"], second["agent_id"]) == (b, "answer", "1001")
+    assert (second["customer_name"], second["customer_id"], second["tel1"]) == (
+        "Cliente 2",
+        "1002",
+        b,
+    )
+    assert (third["customer_name"], third["tel2"], third["opt3"]) == (
+        "Ana",
+        "573009999999",
+        "debt 120000",
+    )
     assert second["answer_date"] == "2026-03-02 09:01:05"
     assert (third["telephone"], third["attempt"], third["date"]) == (a, "2", "2026-03-02 09:30:00")
 
@@ -866,3 +916,63 @@ async def test_an_oversized_streamed_body_gets_the_wolkvox_envelope(
     assert (body["code"], body["error"]) == (413, "PAYLOAD TOO LARGE")
     assert body["msg"].startswith("THE REQUEST BODY IS LARGER THAN ")
     assert (await voice.stats(db, account_id=tenant.id, campaign_id=cid)).recipients == 0
+
+
+async def test_an_upload_over_bsgs_4_mib_is_wolkvoxs_to_judge(
+    api: Api, db: Database, settings: Settings, tenant: Tenant
+) -> None:
+    """The body limit of ``/api/v2/`` is wolkvox's own (32 MiB, its envelope), not the
+    4 MiB of BSG's ``/api/``: full records for 2,000 numbers, sent with a
+    ``Content-Length`` as the vendor's curl examples do, are added."""
+    cid = await new_campaign(db, settings, tenant.id)
+    records = [
+        record(p, n, **{f"opt{i}": f"{n}:{i}:" + "x" * 240 for i in range(1, 13)})
+        for n, p in enumerate(phones(2_000))
+    ]
+    content = json.dumps(records).encode()
+    assert bsg_wire.MAX_BODY < len(content) < wire.MAX_BODY
+    query = f"api=add_record&type_campaign=predictive&campaign_id={cid}"
+    headers = {"wolkvox-token": api.key, "Content-Type": "application/json"}
+
+    r = await api.client.post(f"/api/v2/campaign.php?{query}", content=content, headers=headers)
+    assert r.request.headers["content-length"] == str(len(content))
+    assert r.status_code == 201, r.text
+    assert r.json() == {"code": 201, "error": None, "msg": "2000 records were added", "data": []}
+    rows, _ = await campaign_service.messages(db, account_id=tenant.id, campaign_id=cid, limit=5)
+    assert rows[0].variables["opt12"] == "0:12:" + "x" * 240
+
+    # Past wolkvox's own limit: refused from the Content-Length, in wolkvox's envelope.
+    over = b"[" + b" " * (wire.MAX_BODY - 1) + b"]"
+    r = await api.client.post(f"/api/v2/campaign.php?{query}", content=over, headers=headers)
+    assert r.status_code == 413
+    assert r.json() == envelope(
+        413, "PAYLOAD TOO LARGE", f"THE REQUEST BODY IS LARGER THAN {wire.MAX_BODY:,} BYTES"
+    )
+    assert (await voice.stats(db, account_id=tenant.id, campaign_id=cid)).recipients == 2_000
+
+
+async def test_start_and_stop_apply_the_lifecycle_table(
+    api: Api, db: Database, settings: Settings, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``DIALECT_ACTIONS["wolkvox"]`` says what the facade does (stop is a pause), and the
+    facade takes its actions from it: the table is the one source."""
+    assert DIALECT_ACTIONS["wolkvox"] == {"start": "start", "stop": "pause"}
+    cid = await new_campaign(db, settings, tenant.id)
+    await voice.add_numbers(
+        db,
+        account_id=tenant.id,
+        campaign_id=cid,
+        entries=[campaign_service.RecipientInput(p) for p in phones(2)],
+    )
+    await api.call("PUT", "start", type_campaign="predictive", campaign_id=cid)
+    assert await status_of(db, tenant.id, cid) == ("RUNNING", None)
+    await api.call("PUT", "stop", type_campaign="predictive", campaign_id=cid)
+    assert await status_of(db, tenant.id, cid) == ("PAUSED", "user")
+    await api.call("PUT", "start", type_campaign="predictive", campaign_id=cid)
+    assert await status_of(db, tenant.id, cid) == ("RUNNING", None)
+
+    # Were the table to map stop to Clarion's final stop, the facade would follow it.
+    monkeypatch.setitem(DIALECT_ACTIONS["wolkvox"], "stop", "stop")
+    r = await api.call("PUT", "stop", type_campaign="predictive", campaign_id=cid)
+    assert r.status_code == 202
+    assert await status_of(db, tenant.id, cid) == ("STOPPED", None)

@@ -19,6 +19,7 @@ from tests.conftest import Tenant
 from tests.voice_driver import VoiceRig, drive, voice_rig
 
 from clarion.config import Settings
+from clarion.dialects.wolkvox import campaign as wolkvox_campaign
 from clarion.services import voice
 from clarion.store.db import Database
 
@@ -44,18 +45,38 @@ async def attempts(db: Database, tenant: Tenant, campaign_id: int) -> int:
     return (await voice.stats(db, account_id=tenant.id, campaign_id=campaign_id)).attempts
 
 
+def customer(tel: str, n: int) -> dict[str, str]:
+    """A record with the customer's data: name, id, extra phones, variables."""
+    return record(
+        tel,
+        n,
+        customer_last_name=f"Perez {n}",
+        tel2=f"57604{n:07d}",
+        tel_extra=f"ext {n}",
+        opt1=f"debt {n * 1000}",
+        opt12=f"segment {n % 3}",
+        email=f"cliente{n}@example.com",
+    )
+
+
 async def test_upload_start_call_stop_and_download_the_report(
-    api: Api, rig: VoiceRig, db: Database, settings: Settings, tenant: Tenant
+    api: Api,
+    rig: VoiceRig,
+    db: Database,
+    settings: Settings,
+    tenant: Tenant,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cid = await new_campaign(db, settings, tenant.id)
     numbers = phones(20)
+    records = {p: customer(p, n) for n, p in enumerate(numbers)}
     r = await api.call(
         "POST",
         "add_record",
         type_campaign="predictive",
         campaign_id=cid,
         campaign_status="stopped",
-        body=[record(p, n) for n, p in enumerate(numbers)],
+        body=list(records.values()),
     )
     assert r.json()["msg"] == "20 records were added"
 
@@ -94,7 +115,9 @@ async def test_upload_start_call_stop_and_download_the_report(
     assert item["attempts"] == str(stats.attempts)
     assert int(item["answered"]) + int(item["unreached"]) == 20
 
-    # Every call attempt of the day, in the account's zone (UTC here).
+    # Every call attempt of the day, in the account's zone (UTC here); the report is
+    # read in pages of 7 calls, so the customers are joined page by page.
+    monkeypatch.setattr(wolkvox_campaign, "PAGE", 7)
     r = await api.call(
         "GET",
         "detail",
@@ -117,6 +140,12 @@ async def test_upload_start_call_stop_and_download_the_report(
     answered = [row for row in rows if row["result"] == "answer"]
     assert all(row["agent_id"] for row in answered)  # predictive: an agent took each
     assert len({row["conn_id"] for row in rows}) == len(rows)
+    # Each row carries the record its number was uploaded with.
+    for row in rows:
+        uploaded = records[row["telephone"]]
+        assert {k: row[k] for k in uploaded} == uploaded
+        assert row["customer_name"] == f"Cliente {numbers.index(row['telephone'])}"
+        assert row["tel2"].startswith("57604")
 
     # A finished campaign cannot be started, but new records make it call again.
     r = await api.call("PUT", "start", type_campaign="predictive", campaign_id=cid)
@@ -127,7 +156,7 @@ async def test_upload_start_call_stop_and_download_the_report(
         "add_record",
         type_campaign="predictive",
         campaign_id=cid,
-        body=[record(p) for p in extra],
+        body=[{"tel1": p} for p in extra],
     )
     assert r.status_code == 201
     assert await status_of(db, tenant.id, cid) == ("RUNNING", None)
@@ -141,4 +170,13 @@ async def test_upload_start_call_stop_and_download_the_report(
         date_ini="20260302000000",
         date_end=end,
     )
-    assert set(extra) <= {row["telephone"] for row in r.json()["data"]}
+    later = [row for row in r.json()["data"] if row["telephone"] in extra]
+    assert {row["telephone"] for row in later} == set(extra)
+    for row in later:  # records with only a telephone: the other fields are empty
+        assert row["tel1"] == row["telephone"]
+        assert (row["customer_name"], row["customer_id"], row["tel2"], row["opt1"]) == (
+            "",
+            "",
+            "",
+            "",
+        )

@@ -28,9 +28,12 @@ Choices where wolkvox's pages are silent (docs/dialects/wolkvox.md has the detai
   once records are added to it.
 * ``stop`` pauses (the vendor: "allows you to pause a campaign"; a stopped wolkvox
   campaign can be started again). A campaign paused for its window becomes paused by
-  the user, so the engine does not resume it. Of a campaign already not calling
-  (DRAFT, PAUSED, STOPPED, DECLINED, DONE) it is a no-op answered 202; QUEUED,
-  SCHEDULED, MODERATION and SENT (its last calls under way) cannot be paused (412).
+  the user, so the engine does not resume it. The canonical actions come from
+  ``domain.lifecycle.DIALECT_ACTIONS["wolkvox"]`` (start -> start, stop -> pause), the
+  one table of them; ``start`` of a paused campaign resumes it (start undoes stop).
+  Of a campaign already not calling (DRAFT, PAUSED, STOPPED, DECLINED, DONE) ``stop``
+  is a no-op answered 202; QUEUED, SCHEDULED, MODERATION and SENT (its last calls
+  under way) cannot be paused (412).
 * ``status`` / ``information.php``: ``Started`` for the lifecycle's ``start`` states
   and for a campaign paused outside its calling window; ``Stopped`` otherwise.
 * ``add_record`` takes a JSON array of records (a single object is one record), each
@@ -43,7 +46,11 @@ Choices where wolkvox's pages are silent (docs/dialects/wolkvox.md has the detai
   are listed in ``data``; the others are added (201) even when some are refused.
 * Reports list call attempts whose start is within ``[date_ini, date_end]`` (both
   read in the account's time zone, to the second); more than 60,000 rows is a 416
-  (narrow the dates) rather than a silent cut.
+  (narrow the dates) rather than a silent cut. Each row carries the record the number
+  was uploaded with (``customer_name`` ... ``recall_telephone``, the add_record field
+  names, ``""`` where the record had none; ``services.voice.recipients``, one lookup
+  per page of calls). The record's ``agent_id`` is not repeated: the row's
+  ``agent_id`` is the agent who took the call.
 """
 
 from __future__ import annotations
@@ -62,7 +69,13 @@ from starlette.exceptions import HTTPException
 from clarion.config import Settings
 from clarion.dialects.wolkvox import wire
 from clarion.dialects.wolkvox.wire import Caller, Limits, WolkvoxError
-from clarion.domain.lifecycle import CampaignStatus, PauseReason, dialect_status
+from clarion.domain.lifecycle import (
+    DIALECT_ACTIONS,
+    CampaignStatus,
+    PauseReason,
+    campaign_transition,
+    dialect_status,
+)
 from clarion.domain.recipients import ResultCode
 from clarion.domain.text import NUL
 from clarion.services import campaigns as campaign_service
@@ -98,6 +111,10 @@ FIELDS = (
 )
 MAX_FIELD = 1000
 PAGE = 5000
+# The record fields a report row repeats: the call's own agent_id is the row's.
+CUSTOMER = tuple(name for name in FIELDS if name != "agent_id")
+# The wolkvox commands' canonical actions (start -> start, stop -> pause): one table.
+ACTIONS = DIALECT_ACTIONS["wolkvox"]
 
 STARTED = frozenset(
     {
@@ -227,53 +244,72 @@ async def campaign_object(call: Call, row: Row[Any]) -> dict[str, str]:
 def _started(row: Row[Any]) -> bool:
     """wolkvox's ``Started``: calling, or waiting for its calling window to open."""
     if row.status == CampaignStatus.PAUSED:
-        return bool(row.pause_reason == PauseReason.WINDOW)
+        return _waiting_for_window(row)
     return dialect_status("wolkvox", CampaignStatus(row.status)) == "start"
 
 
+async def _apply(call: Call, row: Row[Any], action: str) -> None:
+    """Apply the canonical ``action`` a wolkvox command maps to (``DIALECT_ACTIONS``)
+    through its service."""
+    account_id, campaign_id = call.account_id, int(row.id)
+    if action == "start":
+        await campaign_service.start(
+            call.db,
+            account_id=account_id,
+            campaign_id=campaign_id,
+            moderation_patterns=call.settings.moderation_patterns,
+        )
+    elif action == "resume":
+        await campaign_service.resume(call.db, account_id=account_id, campaign_id=campaign_id)
+    elif action == "pause":  # the user's pause, which also replaces a window pause
+        await voice.pause(call.db, account_id=account_id, campaign_id=campaign_id)
+    elif action == "stop":
+        await campaign_service.stop(call.db, account_id=account_id, campaign_id=campaign_id)
+    else:
+        raise AssertionError(f"wolkvox has no service for the action {action!r}")
+
+
+def _waiting_for_window(row: Row[Any]) -> bool:
+    return bool(row.status == CampaignStatus.PAUSED and row.pause_reason == PauseReason.WINDOW)
+
+
 async def start(call: Call) -> Response:
+    """``start``: the table's action (DRAFT -> start) where its transition allows it;
+    a campaign ``stop`` paused is resumed (start undoes stop)."""
     kind = _type(call)
     row = await _campaign(call, kind)
     status = CampaignStatus(row.status)
-    if status == CampaignStatus.DRAFT:
-        await campaign_service.start(
-            call.db,
-            account_id=call.account_id,
-            campaign_id=row.id,
-            moderation_patterns=call.settings.moderation_patterns,
-        )
-    elif status == CampaignStatus.PAUSED and row.pause_reason != PauseReason.WINDOW:
-        await campaign_service.resume(call.db, account_id=call.account_id, campaign_id=row.id)
+    action = ACTIONS["start"]
+    if status in campaign_transition(action).allowed_from:
+        await _apply(call, row, action)
+    elif status == CampaignStatus.PAUSED and not _waiting_for_window(row):
+        await _apply(call, row, "resume")
     elif status == CampaignStatus.DONE:
         raise WolkvoxError(
             412,
             f"THE CAMPAIGN_ID {row.id} HAS CALLED ALL ITS RECORDS; ADD RECORDS TO CALL AGAIN",
         )
-    elif status not in STARTED and status != CampaignStatus.PAUSED:
+    elif status not in STARTED and not _waiting_for_window(row):
         raise WolkvoxError(412, f"THE CAMPAIGN_ID {row.id} IS {status} AND CANNOT BE STARTED")
     log.info("wolkvox start", extra={"action": "wolkvox.start", "campaign_id": row.id})
     return wire.render(202, f"The {row.id} campaign_id has been started successfully")
 
 
-async def _hold(call: Call, row: Row[Any]) -> None:
-    """Turn a pause for the calling window into the user's pause, which the engine
-    does not lift when the window opens (``voice.pause``)."""
-    try:
-        await voice.pause(call.db, account_id=call.account_id, campaign_id=row.id)
-    except TransitionConflict as exc:
-        raise WolkvoxError(
-            412, f"THE CAMPAIGN_ID {row.id} IS {row.status} AND CANNOT BE STOPPED"
-        ) from exc
-
-
 async def stop(call: Call) -> Response:
+    """``stop``: the table's action (``pause``) where its transition allows it, and to
+    a campaign waiting for its calling window (the user's pause replaces the window's,
+    so the engine does not lift it); a no-op for a campaign not calling."""
     kind = _type(call)
     row = await _campaign(call, kind)
     status = CampaignStatus(row.status)
-    if status == CampaignStatus.RUNNING:
-        await campaign_service.pause(call.db, account_id=call.account_id, campaign_id=row.id)
-    elif status == CampaignStatus.PAUSED and row.pause_reason == PauseReason.WINDOW:
-        await _hold(call, row)
+    action = ACTIONS["stop"]
+    if status in campaign_transition(action).allowed_from or _waiting_for_window(row):
+        try:
+            await _apply(call, row, action)
+        except TransitionConflict as exc:  # its status changed meanwhile
+            raise WolkvoxError(
+                412, f"THE CAMPAIGN_ID {row.id} IS {exc.current} AND CANNOT BE STOPPED"
+            ) from exc
     elif status not in NOT_CALLING:
         raise WolkvoxError(412, f"THE CAMPAIGN_ID {row.id} IS {status} AND CANNOT BE STOPPED")
     log.info("wolkvox stop", extra={"action": "wolkvox.stop", "campaign_id": row.id})
@@ -393,7 +429,16 @@ def _rows(call: Call, rows: list[dict[str, str]]) -> Response:
     return response
 
 
-def _attempt_row(attempt: Row[Any], campaign: Row[Any], call: Call) -> dict[str, str]:
+def _customer(recipient: Row[Any] | None) -> dict[str, str]:
+    """The record's fields as it was uploaded (every name of :data:`CUSTOMER`, ``""``
+    where it had none), from the recipient's variables."""
+    variables: Mapping[str, object] = (recipient.variables if recipient is not None else None) or {}
+    return {name: "" if variables.get(name) is None else str(variables[name]) for name in CUSTOMER}
+
+
+def _attempt_row(
+    attempt: Row[Any], campaign: Row[Any], call: Call, recipient: Row[Any] | None
+) -> dict[str, str]:
     tz = call.caller.tz
     result = "abandon" if attempt.abandoned else RESULTS.get(attempt.outcome, "unknown")
     return {
@@ -411,6 +456,7 @@ def _attempt_row(attempt: Row[Any], campaign: Row[Any], call: Call) -> dict[str,
         "agent_id": attempt.agent or "",
         "hangup_cause": attempt.hangup_cause,
         "cost": str(attempt.cost),
+        **_customer(recipient),
     }
 
 
@@ -430,9 +476,22 @@ async def _report(call: Call, row: Row[Any]) -> Response:
             since=since,
             until=until,
         )
-        rows.extend(_attempt_row(attempt, row, call) for attempt in page)
-        if len(rows) > limit:
+        if len(rows) + len(page) > limit:
             raise _too_many(limit)
+        customers = (
+            await voice.recipients(
+                call.db,
+                account_id=call.account_id,
+                campaign_id=row.id,
+                message_ids=sorted({int(attempt.message_id) for attempt in page}),
+            )
+            if page
+            else {}
+        )
+        rows.extend(
+            _attempt_row(attempt, row, call, customers.get(int(attempt.message_id)))
+            for attempt in page
+        )
         if len(page) < wanted:
             break
         after = page[-1].id
