@@ -19,6 +19,10 @@ Choices where the issue is silent:
   an RCS message is one unit (``segments`` = 1) priced with the ``rcs`` price rules.
   An alternative SMS (``Fallback``) creates the internal child campaign described in
   services/fallback.py; start / pause / stop / retry / delete act on both.
+* ``channels`` (get, delete, add_recipients, start, stop, resume, stats, breakdown):
+  a dialect that speaks only some channels (Mobizon: sms; BSG: rcs) passes them and
+  any other campaign is ``NotFound`` with the same message as a missing id, checked
+  in the same query that loads the campaign. ``None`` (the default) is any channel.
 * Moderation: a campaign is held for review (MODERATION, BSG ``spam``) when its
   account requires moderation or its content matches one of the operator's content
   rules (``CLARION_MODERATION_PATTERNS``); an operator approves or declines it.
@@ -27,7 +31,7 @@ Choices where the issue is silent:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -328,9 +332,15 @@ async def fallback_stats(db: Database, *, account_id: int, campaign_id: int) -> 
         return await _stats(conn, kid)
 
 
-async def get(db: Database, *, account_id: int, campaign_id: int) -> Row[Any]:
+async def get(
+    db: Database,
+    *,
+    account_id: int,
+    campaign_id: int,
+    channels: Collection[str] | None = None,
+) -> Row[Any]:
     async with db.read() as conn:
-        row = await store.get(conn, campaign_id, account_id=account_id)
+        row = await store.get(conn, campaign_id, account_id=account_id, channels=channels)
     if row is None:
         raise NotFound(f"campaign {campaign_id} not found")
     return row
@@ -414,12 +424,13 @@ async def delete(
     account_id: int,
     campaign_id: int,
     min_start_lead: timedelta | None = None,
+    channels: Collection[str] | None = None,
 ) -> None:
     """Delete a campaign that never started. With ``min_start_lead`` (Mobizon: 5
     minutes) a campaign already sent with a start time must still be at least that far
     from it; checked and deleted in one guarded statement."""
     async with db.begin() as conn:
-        row = await store.get(conn, campaign_id, account_id=account_id)
+        row = await store.get(conn, campaign_id, account_id=account_id, channels=channels)
         if row is None:
             raise NotFound(f"campaign {campaign_id} not found")
         if row.import_task_id is not None:
@@ -479,6 +490,7 @@ async def add_recipients(
     limit: int,
     replace: bool = False,
     placeholders_flag: int | None = None,
+    channels: Collection[str] | None = None,
 ) -> list[RecipientResult]:
     """Screen and add recipients; one result (Mobizon code) per entry, in order.
 
@@ -501,7 +513,14 @@ async def add_recipients(
     if not entries:
         raise InvalidInput("recipients must not be empty", field="recipients")
     return await _add_retrying(
-        db, account_id, campaign_id, entries, replace, placeholders_flag, voice=False
+        db,
+        account_id,
+        campaign_id,
+        entries,
+        replace,
+        placeholders_flag,
+        voice=False,
+        channels=channels,
     )
 
 
@@ -514,11 +533,19 @@ async def _add_retrying(
     placeholders_flag: int | None,
     *,
     voice: bool,
+    channels: Collection[str] | None = None,
 ) -> list[RecipientResult]:
     for attempt in range(3):
         try:
             return await _add_recipients(
-                db, account_id, campaign_id, entries, replace, placeholders_flag, voice=voice
+                db,
+                account_id,
+                campaign_id,
+                entries,
+                replace,
+                placeholders_flag,
+                voice=voice,
+                channels=channels,
             )
         except IntegrityError:  # a concurrent request added the same phone
             if attempt == 2:
@@ -615,10 +642,11 @@ async def _add_recipients(
     placeholders_flag: int | None,
     *,
     voice: bool = False,
+    channels: Collection[str] | None = None,
 ) -> list[RecipientResult]:
     now = utcnow()
     async with db.begin() as conn:
-        campaign = await store.get(conn, campaign_id, account_id=account_id)
+        campaign = await store.get(conn, campaign_id, account_id=account_id, channels=channels)
         if campaign is None:
             raise NotFound(f"campaign {campaign_id} not found")
         if voice and campaign.channel != "voice":
@@ -802,8 +830,10 @@ async def _reloaded(conn: Any, campaign_id: int) -> Row[Any]:
     return updated
 
 
-async def _load(conn: Any, campaign_id: int, account_id: int) -> Row[Any]:
-    row = await store.get(conn, campaign_id, account_id=account_id)
+async def _load(
+    conn: Any, campaign_id: int, account_id: int, channels: Collection[str] | None = None
+) -> Row[Any]:
+    row = await store.get(conn, campaign_id, account_id=account_id, channels=channels)
     if row is None:
         raise NotFound(f"campaign {campaign_id} not found")
     return row
@@ -826,18 +856,19 @@ async def start(
     campaign_id: int,
     base_url: str | None = None,
     moderation_patterns: Sequence[str] = (),
+    channels: Collection[str] | None = None,
 ) -> Row[Any]:
     """DRAFT -> RUNNING / SCHEDULED / MODERATION. With ``base_url`` (the public base of
     short links) a campaign tracking short-link recipients first gets a personal short
     link per message, so no message can leave with the shared one."""
     if base_url is not None:
         async with db.read() as conn:
-            row = await _load(conn, campaign_id, account_id)
+            row = await _load(conn, campaign_id, account_id, channels)
         if row.status == CampaignStatus.DRAFT and links.tracks_recipients(row.settings):
             await links.personalise_campaign(db, campaign_id=campaign_id, base_url=base_url)
     now = utcnow()
     async with db.begin() as conn:
-        row = await _load(conn, campaign_id, account_id)
+        row = await _load(conn, campaign_id, account_id, channels)
         if row.status != CampaignStatus.DRAFT:
             raise _conflict("start", campaign_id, row.status)
         if row.import_task_id is not None:
@@ -941,14 +972,19 @@ async def pause(
 
 
 async def resume(
-    db: Database, *, account_id: int, campaign_id: int, funds_only: bool = False
+    db: Database,
+    *,
+    account_id: int,
+    campaign_id: int,
+    funds_only: bool = False,
+    channels: Collection[str] | None = None,
 ) -> Row[Any]:
     """PAUSED -> RUNNING. A campaign paused for funds needs a balance covering its
     next message. ``funds_only`` is BSG's ``renew``: it resumes only a campaign paused
     for funds; any other status or reason is a conflict and nothing changes."""
     now = utcnow()
     async with db.begin() as conn:
-        row = await _load(conn, campaign_id, account_id)
+        row = await _load(conn, campaign_id, account_id, channels)
         if funds_only and row.status != CampaignStatus.PAUSED:
             raise TransitionConflict(
                 f"cannot renew campaign {campaign_id}: it is {row.status} (renew is allowed "
@@ -980,10 +1016,16 @@ async def resume(
         return await _reloaded(conn, campaign_id)
 
 
-async def stop(db: Database, *, account_id: int, campaign_id: int) -> Row[Any]:
+async def stop(
+    db: Database,
+    *,
+    account_id: int,
+    campaign_id: int,
+    channels: Collection[str] | None = None,
+) -> Row[Any]:
     now = utcnow()
     async with db.begin() as conn:
-        row = await _load(conn, campaign_id, account_id)
+        row = await _load(conn, campaign_id, account_id, channels)
         await _apply(
             conn, row, "stop", now, {"pause_reason": None, "finished_at": now}, reported="stop"
         )
@@ -1129,9 +1171,15 @@ class Breakdown:
     fallback_rejected: dict[str, int] | None = None
 
 
-async def breakdown(db: Database, *, account_id: int, campaign_id: int) -> Breakdown:
+async def breakdown(
+    db: Database,
+    *,
+    account_id: int,
+    campaign_id: int,
+    channels: Collection[str] | None = None,
+) -> Breakdown:
     async with db.read() as conn:
-        row = await _load(conn, campaign_id, account_id)
+        row = await _load(conn, campaign_id, account_id, channels)
         counters = await store.counters(conn, campaign_id)
         rejected = await message_store.rejected_by_error(conn, campaign_id)
         kid = await store.child(conn, campaign_id)
@@ -1148,9 +1196,15 @@ async def breakdown(db: Database, *, account_id: int, campaign_id: int) -> Break
     )
 
 
-async def stats(db: Database, *, account_id: int, campaign_id: int) -> Stats:
+async def stats(
+    db: Database,
+    *,
+    account_id: int,
+    campaign_id: int,
+    channels: Collection[str] | None = None,
+) -> Stats:
     async with db.read() as conn:
-        row = await _load(conn, campaign_id, account_id)
+        row = await _load(conn, campaign_id, account_id, channels)
         return await _stats(conn, row)
 
 

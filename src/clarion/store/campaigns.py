@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -62,13 +62,21 @@ async def insert_campaign(conn: AsyncConnection, values: dict[str, Any]) -> int:
 
 
 async def get(
-    conn: AsyncConnection, campaign_id: int, *, account_id: int | None = None
+    conn: AsyncConnection,
+    campaign_id: int,
+    *,
+    account_id: int | None = None,
+    channels: Collection[str] | None = None,
 ) -> Row[Any] | None:
     """A campaign by id. With ``account_id`` (a user asking) only that account's own
-    campaigns, and never an internal fallback child (``parent_id`` set)."""
+    campaigns, and never an internal fallback child (``parent_id`` set). With
+    ``channels`` (a dialect that speaks only some) only a campaign of one of them: any
+    other is not found, exactly like an id that does not exist."""
     query = select(campaigns).where(campaigns.c.id == campaign_id)
     if account_id is not None:
         query = query.where(campaigns.c.account_id == account_id, campaigns.c.parent_id.is_(None))
+    if channels is not None:
+        query = query.where(campaigns.c.channel.in_(list(channels)))
     result = await conn.execute(query)
     return result.first()
 
