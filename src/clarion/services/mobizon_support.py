@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -140,12 +140,22 @@ async def send_single_message(
 
 
 async def delete_campaign(
-    db: Database, *, account_id: int, campaign_id: int, min_lead: timedelta
+    db: Database,
+    *,
+    account_id: int,
+    campaign_id: int,
+    min_lead: timedelta,
+    channels: Collection[str] | None = None,
 ) -> None:
     """Delete a campaign that never started; one already sent with a start time must
-    still be at least ``min_lead`` away from it."""
+    still be at least ``min_lead`` away from it. ``channels``: as in services.campaigns
+    (a campaign of another channel is not found)."""
     await campaigns.delete(
-        db, account_id=account_id, campaign_id=campaign_id, min_start_lead=min_lead
+        db,
+        account_id=account_id,
+        campaign_id=campaign_id,
+        min_start_lead=min_lead,
+        channels=channels,
     )
 
 
@@ -163,11 +173,16 @@ async def search_campaigns(
 
 
 async def campaign_info(
-    db: Database, *, account_id: int, campaign_id: int, filled_text: bool = False
+    db: Database,
+    *,
+    account_id: int,
+    campaign_id: int,
+    filled_text: bool = False,
+    channels: Collection[str] | None = None,
 ) -> tuple[Row[Any], dict[str, Counter], str | None]:
     """The campaign, its counters and (``filled_text``) its first message's text."""
     async with db.read() as conn:
-        row = await campaign_store.get(conn, campaign_id, account_id=account_id)
+        row = await campaign_store.get(conn, campaign_id, account_id=account_id, channels=channels)
         if row is None:
             raise NotFound(f"campaign {campaign_id} not found")
         counters = (await queries.counters_for(conn, [campaign_id]))[campaign_id]
@@ -176,10 +191,14 @@ async def campaign_info(
 
 
 async def messages_by_id(
-    db: Database, *, account_id: int, ids: Sequence[int]
+    db: Database,
+    *,
+    account_id: int,
+    ids: Sequence[int],
+    channels: Sequence[str] | None = None,
 ) -> Sequence[Row[Any]]:
     async with db.read() as conn:
-        return await queries.messages_by_id(conn, account_id=account_id, ids=ids)
+        return await queries.messages_by_id(conn, account_id=account_id, ids=ids, channels=channels)
 
 
 async def search_messages(

@@ -2,6 +2,11 @@
 richer campaign and message searches, counters for a page of campaigns, message
 statuses by id, and a guarded placeholders-flag change.
 
+Every query takes the channels the caller speaks (``channels``; Mobizon: sms) and
+leaves other campaigns and their messages out in SQL, so pages and totals count only
+what the caller may see. Internal fallback children (``parent_id`` set) and their
+messages are always left out: they belong to their RCS campaign.
+
 Candidates to fold into ``store/campaigns.py`` and ``store/messages.py``.
 """
 
@@ -70,6 +75,7 @@ class CampaignQuery:
     matches. Time bounds are inclusive."""
 
     ids: Sequence[int] | None = None
+    channels: Sequence[str] | None = None
     phone_digits: str | None = None
     sender: str | None = None
     text: str | None = None
@@ -92,6 +98,8 @@ def _campaign_where(account_id: int, q: CampaignQuery) -> list[ColumnElement[boo
     ]
     if q.ids is not None:
         where.append(campaigns.c.id.in_(list(q.ids)))
+    if q.channels is not None:
+        where.append(campaigns.c.channel.in_(list(q.channels)))
     if q.phone_digits:
         where.append(
             select(messages.c.id)
@@ -192,15 +200,27 @@ _MESSAGE_COLUMNS: list[Any] = [
 
 
 async def messages_by_id(
-    conn: AsyncConnection, *, account_id: int, ids: Sequence[int]
+    conn: AsyncConnection,
+    *,
+    account_id: int,
+    ids: Sequence[int],
+    channels: Sequence[str] | None = None,
 ) -> Sequence[Row[Any]]:
-    """The account's messages among ``ids``, by id (others are left out)."""
+    """The account's messages among ``ids``, by id; others are left out, and so are
+    those of a fallback child or (``channels``) of a campaign of another channel."""
     if not ids:
         return []
+    where: list[ColumnElement[bool]] = [
+        campaigns.c.account_id == account_id,
+        campaigns.c.parent_id.is_(None),
+        messages.c.id.in_(list(ids)),
+    ]
+    if channels is not None:
+        where.append(campaigns.c.channel.in_(list(channels)))
     result = await conn.execute(
         select(*_MESSAGE_COLUMNS)
         .join(campaigns, campaigns.c.id == messages.c.campaign_id)
-        .where(campaigns.c.account_id == account_id, messages.c.id.in_(list(ids)))
+        .where(*where)
         .order_by(messages.c.id)
     )
     return result.all()
@@ -224,6 +244,7 @@ class MessageQuery:
     """Filters of a message search (``None`` = no filter; bounds inclusive)."""
 
     campaign_ids: Sequence[int] | None = None
+    channels: Sequence[str] | None = None
     sender: str | None = None
     phone_digits: str | None = None
     text: str | None = None
@@ -250,6 +271,8 @@ def _message_where(account_id: int, q: MessageQuery) -> list[ColumnElement[bool]
     ]
     if q.campaign_ids is not None:
         where.append(messages.c.campaign_id.in_(list(q.campaign_ids)))
+    if q.channels is not None:
+        where.append(campaigns.c.channel.in_(list(q.channels)))
     if q.sender is not None:
         where.append(campaigns.c.sender == q.sender)
     if q.phone_digits:

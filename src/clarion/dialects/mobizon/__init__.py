@@ -13,7 +13,9 @@ Modules, one per Mobizon module, register their methods with
 * ``contacts``: ContactGroup/* and ContactCard/* (list, create, ...)
 * ``link``: Link/* and Campaign/GetLinks (a separate module, imported when present)
 
-See docs/dialects/mobizon.md.
+Mobizon speaks SMS: voice and RCS campaigns (and an RCS campaign's SMS fallback) are
+invisible here, answered exactly as ids that do not exist (``campaign.CHANNELS``; the
+choice is written in campaign.py's docstring). See docs/dialects/mobizon.md.
 """
 
 from __future__ import annotations

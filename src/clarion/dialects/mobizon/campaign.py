@@ -2,6 +2,20 @@
 
 ``Campaign/GetLinks`` belongs to the Link module (``link.py``). Choices where
 Mobizon's documentation is silent are in docs/dialects/mobizon.md.
+
+Mobizon speaks SMS (``CHANNELS``). Every method here, in ``message.py`` and
+``Campaign/GetLinks`` looks campaigns and messages up among the account's SMS
+campaigns only, in the query itself: a voice or RCS campaign (made through /v1 or
+another dialect) and its messages answer exactly as an id that does not exist (code
+2, ``campaign N not found``; left out of List, of ``totalItemCount`` and of
+GetSMSStatus), so a Mobizon client can neither see, change nor detect them.
+
+An RCS campaign's SMS fallback (the internal child campaign, ``parent_id`` set) is
+SMS, but it is part of its RCS campaign: a Mobizon client never created it, never got
+its id, and could not act on it alone (it starts, stops and ends with its parent). It
+is not found either, and its messages are left out of Message/List and GetSMSStatus;
+its counters are seen under the RCS campaign (BSG ``alternative_channels.sms``, /v1
+``stats.fallback``).
 """
 
 from __future__ import annotations
@@ -44,6 +58,7 @@ MAX_IDS = 10
 SEND_MODERATION = 1
 SEND_SENDING = 2
 TRACK_LINKS = "track_short_link_recipients"  # campaign settings key (Link module reads it)
+CHANNELS = ("sms",)  # the campaigns Mobizon sees (module docstring)
 
 # Request keys of each recipient source; the value says which kind it is.
 SOURCES: dict[str, str] = {
@@ -253,6 +268,16 @@ async def create(ctx: Context) -> str:
 # --- AddRecipients --------------------------------------------------------------------
 
 
+async def check_sms(ctx: Context, campaign_id: int) -> None:
+    """NotFound (code 2, as for a missing id) unless ``campaign_id`` is one of the
+    account's SMS campaigns: for the services that take a campaign of any channel
+    (imports, links). A campaign's channel never changes, so the answer holds for the
+    call that follows."""
+    await campaigns.get(
+        ctx.db, account_id=ctx.account_id, campaign_id=campaign_id, channels=CHANNELS
+    )
+
+
 def _digits(value: Any) -> str:
     """A recipient number as Mobizon writes it: digits only (E.164 without ``+``)."""
     try:
@@ -401,6 +426,7 @@ async def _import_file(
         raise values.FieldErrors(
             {"recipientsFile": "recipientsFile must be a file sent as multipart/form-data"}
         )
+    await check_sms(ctx, campaign_id)
     file = UploadFile(
         upload.file, size=upload.size, filename=upload.filename, headers=upload.headers
     )
@@ -450,6 +476,7 @@ async def add_recipients(ctx: Context) -> Any:
             raise values.FieldErrors({key: f"{key} must hold contact group ids"})
         if len(group_ids) > MAX_GROUPS:
             raise MobizonError(PARAMETER_LIMIT, f"at most {MAX_GROUPS} groups per request")
+        await check_sms(ctx, campaign_id)
         task_id = await imports.start_group_import(
             ctx.db,
             account_id=ctx.account_id,
@@ -481,6 +508,7 @@ async def add_recipients(ctx: Context) -> Any:
         limit=MAX_SYNC_RECIPIENTS,
         replace=replace,
         placeholders_flag=flag,
+        channels=CHANNELS,
     )
     data = [_result(r, kind, o) for r, o in zip(results, originals, strict=True)]
     code = recipients.overall([int(r.code) for r in results])
@@ -498,7 +526,11 @@ async def add_recipients(ctx: Context) -> Any:
 async def delete(ctx: Context) -> bool:
     campaign_id = record_id(ctx.params, what="campaign")
     await support.delete_campaign(
-        ctx.db, account_id=ctx.account_id, campaign_id=campaign_id, min_lead=DELETE_LEAD
+        ctx.db,
+        account_id=ctx.account_id,
+        campaign_id=campaign_id,
+        min_lead=DELETE_LEAD,
+        channels=CHANNELS,
     )
     return True
 
@@ -506,7 +538,9 @@ async def delete(ctx: Context) -> bool:
 @register("campaign", "get")
 async def get(ctx: Context) -> dict[str, Any]:
     campaign_id = record_id(ctx.params, what="campaign")
-    row = await campaigns.get(ctx.db, account_id=ctx.account_id, campaign_id=campaign_id)
+    row = await campaigns.get(
+        ctx.db, account_id=ctx.account_id, campaign_id=campaign_id, channels=CHANNELS
+    )
     return basics(ctx, row)
 
 
@@ -515,7 +549,11 @@ async def get_info(ctx: Context) -> dict[str, Any]:
     campaign_id = record_id(ctx.params, what="campaign")
     filled = values.Fields(ctx.params).flag("getFilledTplCampaignText")
     row, by_status, text = await support.campaign_info(
-        ctx.db, account_id=ctx.account_id, campaign_id=campaign_id, filled_text=filled
+        ctx.db,
+        account_id=ctx.account_id,
+        campaign_id=campaign_id,
+        filled_text=filled,
+        channels=CHANNELS,
     )
     return info(ctx, row, by_status, text if row.type == "template" else None)
 
@@ -528,6 +566,7 @@ async def send(ctx: Context) -> int:
         account_id=ctx.account_id,
         campaign_id=campaign_id,
         base_url=ctx.settings.public_base_url,  # personal short links when tracking
+        channels=CHANNELS,
     )
     return SEND_MODERATION if row.status == CampaignStatus.MODERATION else SEND_SENDING
 
@@ -591,6 +630,7 @@ def query_of(ctx: Context) -> support.CampaignQuery | None:
     text = found.get("text")
     return support.CampaignQuery(
         ids=ids,
+        channels=CHANNELS,
         phone_digits=digits,
         sender=str(sender) if values.given(sender) and values.scalar(sender) else None,
         text=str(text) if values.given(text) and values.scalar(text) else None,

@@ -37,6 +37,7 @@ Choices where Mobizon's documentation is silent:
   when none was; ids in ``processed`` / ``notProcessed`` are strings.
 * ``Campaign/GetLinks`` (and ``Link/GetLinks``): the account's links whose short
   links appear in the campaign's text; counters are the links' own (all campaigns).
+  Only an SMS campaign is found (a voice or RCS one is code 2, as a missing id).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from clarion.dialects.mobizon import criteria, form, values
+from clarion.dialects.mobizon import campaign, criteria, form, values
 from clarion.dialects.mobizon.wire import (
     NOTHING_DONE,
     PARAMETER_LIMIT,
@@ -325,6 +326,7 @@ async def _campaign_links(ctx: Context) -> Any:
     campaign_id = values.integer(ctx.params.get("campaignId", ctx.params.get("id")))
     if campaign_id is None or campaign_id < 1:
         raise values.FieldErrors({"campaignId": "campaignId must be a campaign id"})
+    await campaign.check_sms(ctx, campaign_id)  # another channel's campaign: not found
     rows = await service.campaign_links(
         ctx.db,
         account_id=ctx.account_id,

@@ -1,4 +1,10 @@
-"""Mobizon's Message module: SendSmsMessage, GetSMSStatus, List."""
+"""Mobizon's Message module: SendSmsMessage, GetSMSStatus, List.
+
+Only messages of the account's own SMS campaigns are seen (``campaign.CHANNELS``, in
+the query): a message of a voice or RCS campaign, or an RCS campaign's SMS fallback,
+is left out of GetSMSStatus and List exactly as an id that does not exist
+(campaign.py's docstring says why).
+"""
 
 from __future__ import annotations
 
@@ -77,7 +83,9 @@ async def get_sms_status(ctx: Context) -> list[dict[str, Any]]:
     if len(items) > MAX_STATUS_IDS:
         raise MobizonError(PARAMETER_LIMIT, f"at most {MAX_STATUS_IDS} message ids per request")
     ids = [n for n in (values.integer(i) for i in items) if n is not None and n > 0]
-    rows = await support.messages_by_id(ctx.db, account_id=ctx.account_id, ids=ids)
+    rows = await support.messages_by_id(
+        ctx.db, account_id=ctx.account_id, ids=ids, channels=campaign.CHANNELS
+    )
     return [
         {
             "id": str(row.id),
@@ -135,6 +143,7 @@ def query_of(ctx: Context) -> support.MessageQuery | None:
     sender, text = found.get("from"), found.get("text")
     return support.MessageQuery(
         campaign_ids=campaign_ids,
+        channels=campaign.CHANNELS,
         sender=str(sender) if values.given(sender) else None,
         phone_digits=digits,
         text=str(text) if values.given(text) else None,
