@@ -33,6 +33,14 @@ Choices where BSG's documents are silent (see docs/dialects/bsg.md):
   (BSG ``not_rcs_user``) or stop-listed is in neither.
 * ``calculated_price`` is the preliminary price of the RCS messages (float); the
   fallback SMS are priced as they are created.
+* BSG speaks RCS (``CHANNELS``): ``GET /api/campaigns/{id}``, renew and stop find only
+  the account's RCS campaigns (made here or through /v1), in the query that loads the
+  campaign. A voice campaign, or a plain SMS one (Mobizon's or /v1's), is 404 ``Model
+  not found`` exactly as an id that does not exist; nothing about it is read or
+  changed. The seed's ``message_type`` may be ``sms`` for BSG's own SMS campaigns,
+  which Clarion's BSG facade cannot create (the seed names the three RCS sends as where
+  the id comes from), so here it is always ``rcs``. An RCS campaign's SMS fallback is
+  shown under it (``alternative_channels.sms``), never as a campaign of its own.
 """
 
 from __future__ import annotations
@@ -77,6 +85,7 @@ MAX_GROUPS = 1000
 SENT = frozenset({"SENDING", "ACCEPTED", "DELIVERED", "UNDELIVERED", "EXPIRED", "UNKNOWN"})
 DELIVERED = frozenset({"DELIVERED", "READ"})
 NOT_SENT_ERRORS = frozenset({"rcs-not-capable", "stop-list"})
+CHANNELS = ("rcs",)  # the campaigns BSG sees (module docstring)
 _REFERENCE = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
@@ -292,8 +301,13 @@ def _statistic(messages: dict[str, int], rejected: dict[str, int]) -> dict[str, 
 
 
 async def campaign_object(db: Database, caller: Caller, campaign_id: int) -> dict[str, Any]:
-    b = await service.breakdown(db, account_id=caller.account.id, campaign_id=campaign_id)
-    stats = await service.stats(db, account_id=caller.account.id, campaign_id=campaign_id)
+    account_id = caller.account.id
+    b = await service.breakdown(
+        db, account_id=account_id, campaign_id=campaign_id, channels=CHANNELS
+    )
+    stats = await service.stats(
+        db, account_id=account_id, campaign_id=campaign_id, channels=CHANNELS
+    )
     row, tz = b.campaign, caller.tz
     alternative: dict[str, Any] | None = None
     if b.fallback is not None:
@@ -477,7 +491,9 @@ async def get_campaign(request: Request, campaign_id: str) -> JSONResponse:
 async def renew(request: Request, campaign_id: str) -> JSONResponse:
     async def work(caller: Caller, db: Database, settings: Settings) -> JSONResponse:
         cid = _campaign_id(campaign_id)
-        await service.resume(db, account_id=caller.account.id, campaign_id=cid, funds_only=True)
+        await service.resume(
+            db, account_id=caller.account.id, campaign_id=cid, funds_only=True, channels=CHANNELS
+        )
         return JSONResponse({"data": await campaign_object(db, caller, cid)})
 
     return await _guarded(request, work)
@@ -487,7 +503,7 @@ async def renew(request: Request, campaign_id: str) -> JSONResponse:
 async def stop(request: Request, campaign_id: str) -> JSONResponse:
     async def work(caller: Caller, db: Database, settings: Settings) -> JSONResponse:
         cid = _campaign_id(campaign_id)
-        await service.stop(db, account_id=caller.account.id, campaign_id=cid)
+        await service.stop(db, account_id=caller.account.id, campaign_id=cid, channels=CHANNELS)
         return JSONResponse({"data": await campaign_object(db, caller, cid)})
 
     return await _guarded(request, work)
