@@ -10,6 +10,10 @@ and never placed twice blindly.
 
 One step of a campaign:
 
+0. **Period.** A campaign whose ``ends_at`` has come (iSales ``strEndTime``) ends:
+   STOPPED, its numbers still waiting (first calls and recalls) EXPIRED with
+   ``campaign-ended``, never called; calls in progress finish and are recorded, none
+   is recalled. Housekeeping ends a PAUSED one the same way.
 1. **Window.** Outside the campaign's calling windows (``hours`` in its time zone)
    the campaign is PAUSED with reason ``window``; housekeeping resumes it when a
    window opens. Calls already in progress finish; none starts outside a window.
@@ -84,6 +88,7 @@ log = logging.getLogger(__name__)
 
 GRACE = timedelta(minutes=2)  # beyond ring + max length, a call without CDR is lost
 QUIET_EXPIRED = "quiet-hours"
+PERIOD_ENDED = "campaign-ended"
 
 
 @dataclass(slots=True)
@@ -180,6 +185,8 @@ class CallEngine:
         """Place what the campaign may place now; True if anything happened."""
         d = self.dispatcher
         now = d.clock()
+        if _over(campaign, now):
+            return await self._end(campaign, now)
         state = await self._voice(campaign)
         config = state.config
         if not is_open(config.hours, state.tz, now):
@@ -368,6 +375,9 @@ class CallEngine:
                 if c.channel == voice.VOICE
             ]
         for campaign in rows:
+            if _over(campaign, now):
+                busy = await self._end(campaign, now) or busy
+                continue
             state = await self._voice(campaign)
             if campaign.status == CampaignStatus.PAUSED:
                 if campaign.pause_reason == PauseReason.WINDOW and is_open(
@@ -378,6 +388,39 @@ class CallEngine:
             busy = await self._lose_overdue(campaign, state.config, now) or busy
             busy = await self.complete(campaign.id) or busy
         return busy
+
+    async def _end(self, campaign: Row[Any], now: datetime) -> bool:
+        """The campaign's period is over: RUNNING / PAUSED -> STOPPED, waiting numbers
+        EXPIRED (never charged: a call's hold is taken only when it is placed)."""
+        async with self.dispatcher.db.begin() as conn:
+            await campaign_store.lock(conn, campaign.id)
+            ended = await campaign_store.transition(
+                conn,
+                campaign_id=campaign.id,
+                transition=CAMPAIGN_TRANSITIONS["stop"],
+                now=now,
+                account_id=campaign.account_id,
+                values={"pause_reason": None, "finished_at": now},
+                detail="the campaign's end time has come",
+            )
+            if ended is None:
+                return False
+            changed = await message_store.transition_campaign(
+                conn,
+                campaign_id=campaign.id,
+                transition=MESSAGE_TRANSITIONS["expire"],
+                now=now,
+                values={"error_code": PERIOD_ENDED},
+            )
+            await self.dispatcher.changed_events(conn, changed, now)
+        self._campaigns.pop(campaign.id, None)
+        self.dispatcher.forget_running()
+        log.info(
+            "voice campaign ended at its end time; %d numbers not called",
+            len(changed),
+            extra={"action": "period_end", "campaign_id": campaign.id},
+        )
+        return True
 
     async def _resume(self, campaign: Row[Any], now: datetime) -> bool:
         async with self.dispatcher.db.begin() as conn:
@@ -625,3 +668,9 @@ class CallEngine:
         )
         if live:
             state.pacer.record_live(mono, abandoned=record.abandoned)
+
+
+def _over(campaign: Row[Any], now: datetime) -> bool:
+    """Whether the campaign's period has ended (``ends_at`` reached)."""
+    ends_at: datetime | None = campaign.ends_at
+    return ends_at is not None and now >= ends_at

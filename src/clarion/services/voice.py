@@ -11,6 +11,12 @@ is that hold; every call attempt is a ``call_attempts`` row (the CDR).
 Status control is the common one (``services.campaigns.start / pause / resume /
 stop``); the call engine (dispatch/calls.py) places the calls.
 
+A campaign may have a period (iSales ``strBeginTime`` / ``strEndTime``): ``start_at``
+is the common scheduled start (started before it, the campaign is SCHEDULED and
+``campaigns.activate_due`` makes it RUNNING then), ``ends_at`` its end: the call engine
+ends the campaign at that time (STOPPED; calls in progress finish, numbers still
+waiting become EXPIRED, never called).
+
 Unlike an SMS campaign, a voice campaign takes new numbers while it runs or is paused
 (wolkvox uploads records into a live campaign, iSales adds call data to a running
 task): they are called in their turn. A campaign that has finished (SENT/DONE) goes
@@ -27,7 +33,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -60,6 +66,8 @@ class VoiceSpec:
     caller_id: str = ""
     external_id: str | None = None
     channel_name: str | None = None
+    start_at: datetime | None = None
+    ends_at: datetime | None = None
 
 
 def config_of(row: Row[Any]) -> VoiceConfig:
@@ -142,6 +150,8 @@ async def create(db: Database, *, account_id: int, spec: VoiceSpec, settings: Se
     name = _check_name(spec.name)
     if len(spec.caller_id) > 64:
         raise InvalidInput("caller id is longer than 64 characters", field="caller_id")
+    if spec.start_at is not None and spec.ends_at is not None and spec.ends_at <= spec.start_at:
+        raise InvalidInput("the end of the campaign must be after its start", field="ends_at")
     await _check_callbacks(spec.config, settings)
     now = utcnow()
     async with db.begin() as conn:
@@ -164,6 +174,8 @@ async def create(db: Database, *, account_id: int, spec: VoiceSpec, settings: Se
                 "settings": {VOICE: spec.config.to_dict()},
                 "created_at": now,
                 "external_id": spec.external_id,
+                "start_at": spec.start_at,
+                "ends_at": spec.ends_at,
             },
         )
         await _sync_callbacks(
@@ -363,6 +375,14 @@ async def take_quota(db: Database, *, key: str, day: str, limit: int) -> bool:
     """Count one request against a daily quota (see ``store.calls.take_quota``)."""
     async with db.begin() as conn:
         return await call_store.take_quota(conn, key=key, day=day, limit=limit)
+
+
+async def take_turn(db: Database, *, key: str, now: datetime, gap: timedelta) -> bool:
+    """Space requests: True (and ``key``'s turn taken at ``now``) when the last request
+    let through for ``key`` was at least ``gap`` before (``store.calls.take_spacing``;
+    one database row per key, so it holds across API processes)."""
+    async with db.begin() as conn:
+        return await call_store.take_spacing(conn, key=key, now=now, gap=gap)
 
 
 def cdr_document(attempt: Any, *, campaign: Row[Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +13,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.store import binds
-from clarion.store.schema import api_quota, call_attempts, campaigns, id_counters, messages
+from clarion.store.schema import (
+    api_quota,
+    api_spacing,
+    call_attempts,
+    campaigns,
+    id_counters,
+    messages,
+)
 from clarion.store.types import Money, UtcDateTime
 
 
@@ -289,3 +296,26 @@ async def recall_at(conn: AsyncConnection, when: Mapping[int, datetime]) -> None
             .values(not_before=bindparam("until", type_=UtcDateTime)),
             [{"mid": i, "until": t} for i, t in when.items()],
         )
+
+
+async def take_spacing(conn: AsyncConnection, *, key: str, now: datetime, gap: timedelta) -> bool:
+    """Let ``key``'s request at ``now`` through when the last one let through was at
+    least ``gap`` before (it becomes the last); False, and nothing changed, when it is
+    sooner. Race-free across processes: one guarded UPDATE, and an INSERT only for the
+    key's first request (of two first requests at once, the second loses on the key)."""
+    taken = await conn.execute(
+        update(api_spacing)
+        .where(api_spacing.c.key == key, api_spacing.c.last_at <= now - gap)
+        .values(last_at=now)
+    )
+    if taken.rowcount == 1:
+        return True
+    found = await conn.execute(select(api_spacing.c.key).where(api_spacing.c.key == key))
+    if found.first() is not None:
+        return False
+    try:
+        async with conn.begin_nested():
+            await conn.execute(insert(api_spacing).values(key=key, last_at=now))
+    except IntegrityError:
+        return False
+    return True

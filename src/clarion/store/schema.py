@@ -90,6 +90,9 @@ campaigns = Table(
     Column("rate_limit", Integer, nullable=True),
     Column("rate_period", Integer, nullable=True),
     Column("start_at", UtcDateTime, nullable=True),
+    # The end of a voice campaign's period (iSales ``strEndTime``): the call engine
+    # ends the campaign then (STOPPED; numbers still waiting EXPIRED). NULL = none.
+    Column("ends_at", UtcDateTime, nullable=True),
     Column("validity_minutes", Integer, nullable=True),
     Column("expires_at", UtcDateTime, nullable=True),
     Column("mclass", Integer, nullable=True),
@@ -470,6 +473,15 @@ api_quota = Table(
     Column("key", String(128), primary_key=True),
     Column("day", String(10), primary_key=True),
     Column("used", Integer, nullable=False, server_default="0"),
+)
+
+# The last request let through per key (iSales: call data for a campaign at most
+# once a second), shared by every API process.
+api_spacing = Table(
+    "api_spacing",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("last_at", UtcDateTime, nullable=False),
 )
 
 # Per-account counters of dialect ids (iSales campaign ids per VDN): never reused,
