@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import json
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -69,6 +69,21 @@ def authorization(
 
 
 @dataclass
+class ManualClock:
+    """The dialect's clock in tests (``app.state.isales_clock``): it stands still until
+    a test moves it, so rules of time (call data at most once a second, begin and end
+    times) are tested without sleeping."""
+
+    current: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+@dataclass
 class Isales:
     """An iSales client: every request signed with one tenant's AK/SK."""
 
@@ -124,11 +139,19 @@ class Isales:
         number: int = data["returnObject"]["id"]
         return number
 
-    async def add(self, campaign: int, numbers: list[str]) -> dict[str, Any]:
+    async def add_raw(self, campaign: int, numbers: list[str]) -> httpx.Response:
+        """POST V2 call data, one record per number; the response whatever it is."""
         body = {
             "callDataList": [{"sessionId": f"s{i}", "called": [n]} for i, n in enumerate(numbers)]
         }
-        return await self.ok("POST", f"{BASE_V2}/{self.vdn}/calldata/{campaign}", body)
+        return await self.call("POST", f"{BASE_V2}/{self.vdn}/calldata/{campaign}", body)
+
+    async def add(self, campaign: int, numbers: list[str]) -> dict[str, Any]:
+        r = await self.add_raw(campaign, numbers)
+        assert r.status_code == 200, r.text
+        data: dict[str, Any] = r.json()
+        assert data["resultCode"] == "0200000", data
+        return data
 
     def path(self, campaign: int | str, verb: str = "") -> str:
         return f"{BASE}/{self.vdn}/{campaign}" + (f"/{verb}" if verb else "")

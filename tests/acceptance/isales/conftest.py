@@ -1,5 +1,5 @@
-"""Fixtures of the iSales acceptance tests: an HTTP client on the app, a signed
-iSales client per tenant."""
+"""Fixtures of the iSales acceptance tests: the app with a manual dialect clock, an
+HTTP client on it, a signed iSales client per tenant."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import update
-from tests.acceptance.isales.client import HOST, Isales
+from tests.acceptance.isales.client import HOST, Isales, ManualClock
 from tests.conftest import Tenant
 
 from clarion.api.app import create_app
@@ -21,8 +22,20 @@ from clarion.store.schema import accounts as accounts_table
 
 
 @pytest.fixture
-async def http(settings: Settings, db: Database) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, db=db)
+def app(settings: Settings, db: Database) -> FastAPI:
+    return create_app(settings, db=db)
+
+
+@pytest.fixture
+def clock(app: FastAPI) -> ManualClock:
+    """The app's iSales clock, standing at the test's start until moved."""
+    made = ManualClock()
+    app.state.isales_clock = made.now
+    return made
+
+
+@pytest.fixture
+async def http(app: FastAPI, clock: ManualClock) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=f"https://{HOST}") as c:
         yield c

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 from tests.acceptance.isales.client import (
@@ -19,6 +20,7 @@ from tests.acceptance.isales.client import (
     NUMBERS,
     OK,
     Isales,
+    ManualClock,
     authorization,
     campaign_body,
     expect,
@@ -29,6 +31,7 @@ from tests.acceptance.isales.client import (
 )
 from tests.conftest import Tenant
 
+from clarion.api.app import create_app
 from clarion.config import Settings
 from clarion.dialects.isales import credentials, wire
 from clarion.services import accounts, voice
@@ -595,7 +598,7 @@ async def test_call_data_v2_adds_numbers_with_their_session_data(
     assert variables[2] == {"sessionId": "cust-2", "caller": "10086"}
 
 
-async def test_call_data_v1_and_partial_failures(isales: Isales) -> None:
+async def test_call_data_v1_and_partial_failures(isales: Isales, clock: ManualClock) -> None:
     number = await isales.create(campaign_body())
     path = f"{BASE}/{isales.vdn}/calldata/{number}"
     body = {
@@ -613,6 +616,7 @@ async def test_call_data_v1_and_partial_failures(isales: Isales) -> None:
         ("c", NUMBERS[0]),
     ]
     assert all(f["failReason"] for f in data["returnObject"]["failList"])
+    clock.advance(1)
     none = expect(
         await isales.call("POST", path, {"callDataList": [{"called": "123456"}]}), "0200001"
     )
@@ -672,18 +676,86 @@ async def test_call_data_parameter_errors(isales: Isales) -> None:
     assert detail["returnObject"]["status"] == 1
 
 
-async def test_call_data_limits_and_statuses(isales: Isales) -> None:
+async def test_call_data_limits_and_statuses(isales: Isales, clock: ManualClock) -> None:
     number = await isales.create(campaign_body())
     path = f"{BASE_V2}/{isales.vdn}/calldata/{number}"
     assert (await isales.ok("POST", path, _records(20)))["returnObject"]["successCount"] == 20
     await isales.ok("PUT", isales.path(number, "start"))
     # running and suspended campaigns take numbers
+    clock.advance(1)
     assert (await isales.add(number, [NUMBERS[30]]))["returnObject"]["successCount"] == 1
     await isales.ok("PUT", isales.path(number, "pause"))
+    clock.advance(1)
     assert (await isales.add(number, [NUMBERS[31]]))["returnObject"]["successCount"] == 1
     await isales.ok("PUT", isales.path(number, "stop"))
     expect(await isales.call("POST", path, _records(1)), "0200016")
     expect(await isales.call("POST", path, raw=b"{,}"), "02000008")
+
+
+async def test_call_data_at_most_once_a_second_per_campaign(
+    isales: Isales, clock: ManualClock, db: Database, tenant: Tenant
+) -> None:
+    """The vendor's rule: a second at least between two call-data requests of the same
+    campaign, else 0200022 and nothing added. V1 and V2 share the turn; a request whose
+    body is refused does not take it; other campaigns have their own."""
+    first = await isales.create(campaign_body(name="first"))
+    second = await isales.create(campaign_body(name="second"))
+    v1 = f"{BASE}/{isales.vdn}/calldata/{first}"
+    row = await row_of(db, tenant, isales.vdn, first)
+
+    async def recipients() -> int:
+        return (await voice.stats(db, account_id=tenant.id, campaign_id=row.id)).recipients
+
+    assert (await isales.add(first, NUMBERS[:2]))["returnObject"]["successCount"] == 2
+    again = expect(await isales.add_raw(first, NUMBERS[2:3]), "0200022")
+    assert set(again) == set(OK)  # no returnObject: nothing was looked at
+    clock.advance(0.999)
+    expect(await isales.call("POST", v1, {"callDataList": [{"called": NUMBERS[3]}]}), "0200022")
+    assert await recipients() == 2
+    # another campaign at the same moment is not held back
+    assert (await isales.add(second, NUMBERS[:1]))["returnObject"]["successCount"] == 1
+
+    clock.advance(0.001)  # a second after the last one let through
+    assert (await isales.ok("POST", v1, {"callDataList": [{"called": NUMBERS[3]}]}))[
+        "returnObject"
+    ]["successCount"] == 1
+    clock.advance(0.5)
+    expect(await isales.add_raw(first, NUMBERS[4:5]), "0200022")  # V2 after V1
+    clock.advance(0.5)
+    expect(await isales.add_raw(first, ["12"]), "02000005")  # refused: takes no turn
+    assert (await isales.add(first, NUMBERS[4:5]))["returnObject"]["successCount"] == 1
+    assert await recipients() == 4
+
+
+async def test_call_data_spacing_holds_across_api_processes(
+    isales: Isales,
+    clock: ManualClock,
+    settings: Settings,
+    db: Database,
+    tenant: Tenant,
+) -> None:
+    """Two API processes (two apps on one database, each with its own clock reading the
+    same time): the turn is the database's, not a process's."""
+    number = await isales.create(campaign_body())
+    other_clock = ManualClock(clock.current)
+    app = create_app(settings, db=db)
+    app.state.isales_clock = other_clock.now
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=f"https://{HOST}") as http:
+        there = Isales(http, isales.ak, isales.sk, isales.vdn)
+
+        assert (await isales.add(number, NUMBERS[:1]))["returnObject"]["successCount"] == 1
+        other_clock.advance(0.5)
+        expect(await there.add_raw(number, NUMBERS[1:2]), "0200022")
+        other_clock.advance(0.5)
+        assert (await there.add(number, NUMBERS[1:2]))["returnObject"]["successCount"] == 1
+        clock.advance(1.5)  # half a second after the other process's request
+        expect(await isales.add_raw(number, NUMBERS[2:3]), "0200022")
+        clock.advance(0.5)
+        assert (await isales.add(number, NUMBERS[2:3]))["returnObject"]["successCount"] == 1
+    row = await row_of(db, tenant, isales.vdn, number)
+    stats = await voice.stats(db, account_id=tenant.id, campaign_id=row.id)
+    assert stats.recipients == 3
 
 
 # --- start, resume, stop, delete ----------------------------------------------------------------
@@ -712,23 +784,36 @@ async def test_status_changes_and_their_codes(isales: Isales, db: Database, tena
     assert (await row_of(db, tenant, isales.vdn, number)).status == "STOPPED"
 
 
-async def test_a_draft_past_its_end_time_cannot_start(
-    isales: Isales, db: Database, tenant: Tenant
+async def test_a_campaign_whose_end_time_came_is_completed(
+    isales: Isales, clock: ManualClock, db: Database, tenant: Tenant
 ) -> None:
-    number = await isales.create(campaign_body())
+    """Never started, its strEndTime passes: the vendor's 4, no longer current; start,
+    stop and call data are 0200016, pause and resume 0200011; it may be deleted."""
+    end = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+    body = campaign_body(strEndTime=end.strftime("%Y-%m-%d %H:%M:%S"))
+    number = await isales.create(body)
     await isales.add(number, NUMBERS[:1])
+    listing = await isales.ok("GET", f"{BASE}/{isales.vdn}")
+    assert (listing["curSkillQueueCount"], listing["data"][0]["status"]) == (1, 1)
+
+    clock.current = end - timedelta(seconds=1)
+    assert (await isales.ok("GET", isales.path(number)))["returnObject"]["status"] == 1
+    clock.current = end  # the end time: the campaign has ended
+    assert (await isales.ok("GET", isales.path(number)))["returnObject"]["status"] == 4
+    listing = await isales.ok("GET", f"{BASE}/{isales.vdn}", query=[("status", "4")])
+    assert [c["id"] for c in listing["data"]] == [number]
+    assert (listing["curSkillQueueCount"], listing["curIvrCount"]) == (0, 0)
+    for verb in ("start", "stop"):
+        expect(await isales.call("PUT", isales.path(number, verb)), "0200016")
+    for verb in ("pause", "resume"):
+        expect(await isales.call("PUT", isales.path(number, verb)), "0200011")
+    clock.advance(5)
+    expect(await isales.add_raw(number, [NUMBERS[1]]), "0200016")
     row = await row_of(db, tenant, isales.vdn, number)
-    config = voice.config_of(row)
-    stored = dict(config.extras["isales"])
-    stored["strEndTime"] = "2020-01-01 00:00:00"
-    await voice.update(
-        db,
-        account_id=tenant.id,
-        campaign_id=row.id,
-        settings=Settings(database_url="sqlite://"),
-        config=config.with_changes(extras={"isales": stored}),
-    )
-    expect(await isales.call("PUT", isales.path(number, "start")), "0200016")
+    assert row.status == "DRAFT"
+    stats = await voice.stats(db, account_id=tenant.id, campaign_id=row.id)
+    assert stats.recipients == 1
+    assert await isales.ok("DELETE", isales.path(number)) == OK
 
 
 async def test_delete(isales: Isales) -> None:

@@ -22,18 +22,20 @@ same for every VDN that is not the caller's, so nothing is learnt about others).
 
 Choices where the vendor's pages are silent or do not fit Clarion (docs/dialects/isales.md):
 
-* Status codes shown: ``1`` created, not started (DRAFT, and MODERATION, QUEUED,
-  SCHEDULED); ``2`` started: calling, waiting for its calling window (PAUSED by the
-  engine, which resumes it), or calls complete (RUNNING, SENT, DONE; the vendor's 2
-  covers "executing, call complete, not started", and numbers may still be added);
-  ``3`` suspended (PAUSED by the user or for funds); ``4`` completed (STOPPED,
-  DECLINED). A RUNNING campaign or one waiting for its window can be paused (the
-  window's pause then becomes the user's, which the engine does not lift); pausing
-  anything else is ``0200011``, as is resuming anything but a suspended (3) one.
+* Status codes shown: ``1`` created, not started (DRAFT, and MODERATION, QUEUED);
+  ``2`` started: waiting for its ``strBeginTime`` (SCHEDULED), calling, waiting for
+  its calling window (PAUSED by the engine, which resumes it), or calls complete
+  (RUNNING, SENT, DONE; the vendor's 2 covers "executing, call complete, not
+  started", and numbers may still be added); ``3`` suspended (PAUSED by the user or
+  for funds); ``4`` completed (STOPPED, DECLINED, and any campaign whose
+  ``strEndTime`` has come). A RUNNING campaign or one waiting for its window can be
+  paused (the window's pause then becomes the user's, which the engine does not
+  lift); pausing anything else is ``0200011``, as is resuming anything but a
+  suspended (3) one.
 * The vendor's pages document no start or stop interface for these campaigns; Clarion
   creates a campaign as ``1`` and adds ``/start`` and ``/stop`` in the shape of
   pause/resume (no body, the same envelope, ``0200011`` for a status that does not
-  allow it, ``0200016`` for a campaign that has ended or whose ``strEndTime`` passed).
+  allow it, ``0200016`` for a campaign that has ended or whose ``strEndTime`` came).
   ``initStatus`` may only be ``0``, the value of every vendor example.
 * ``deviceType``: 1 (intelligent IVR) and 3 (automatic IVR) are autocall campaigns
   (no agents; 1 plays TTS, 3 audio); 2 (predicted) is the predictive dialer; 5
@@ -52,10 +54,16 @@ Choices where the vendor's pages are silent or do not fit Clarion (docs/dialects
   smallest ``callInterval`` (seconds), the wait in whole minutes, rounded up; the
   outcomes recalled are Clarion's default (busy, no answer, ...).
 * ``strBeginTime`` / ``strEndTime`` (UTC) are checked (begin not before 00:00 UTC
-  today: ``0200002``; end after begin) and echoed; calling starts with ``/start``.
+  today: ``0200002``; end after begin), echoed, and are the campaign's period
+  (``start_at`` / ``ends_at`` of the voice core): ``/start`` before the begin time
+  schedules the campaign (shown 2), which starts calling by itself at that time; at
+  the end time the engine ends it (STOPPED, shown 4): calls in progress finish,
+  numbers not yet called never are. A campaign whose end time has come is completed
+  (4) whatever its status: start, stop and call data answer ``0200016``, pause and
+  resume ``0200011``.
 * At most 20 current campaigns per VDN of each kind, skill queue (``0200003``) and
   IVR (``0200004``), as the vendor's default ``max.liveliest.taskCount``; current =
-  neither ended (4) nor done calling (DONE).
+  neither completed (4) nor done calling (DONE).
 * Call data: at most 20 records per request (``02000011``), at most 10 ``called``
   numbers per record, each 3 to 24 characters of ``0-9 * #`` (``02000005`` /
   ``02000002``), unique within a record's ``sessionId`` (``02000009``); at most
@@ -66,7 +74,14 @@ Choices where the vendor's pages are silent or do not fit Clarion (docs/dialects
   (``successCount``, ``failCount``, ``failList`` of ``sessionId``, ``called``,
   ``failReason``); the answer is ``0200000`` when at least one number was added, else
   ``0200001``. Numbers can be added in statuses 1-3 and to a finished campaign (which
-  starts calling again); a stopped one answers ``0200016``.
+  starts calling again); a completed (4) one answers ``0200016``.
+* Call data for one campaign at most once a second (the vendor's rule, "the
+  interface invoking time cannot be less than 1 second" for the same campaign task):
+  a request within a second of the last one let through answers ``0200022`` and adds
+  nothing. Counted from valid requests about to add numbers (one whose body is
+  refused does not take the turn), in a database row per campaign
+  (``services.voice.take_turn``), so it holds across API processes; V1 and V2 share
+  the turn.
 * Query: ``name`` matches as a substring, ``beginTime`` / ``endTime`` bound the
   campaigns' own times; ``rowsPerPage`` above 100 is ``02000007``;
   ``curSkillQueueCount`` / ``curIvrCount`` count the VDN's current campaigns.
@@ -85,7 +100,7 @@ import json
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -93,7 +108,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Row
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from clarion.clock import utcnow
 from clarion.config import Settings
 from clarion.dialects.isales import wire
 from clarion.dialects.isales.wire import Caller, Fields, IsalesError, field_error
@@ -129,6 +143,7 @@ MAX_CALLED = 10
 MAX_WAITING = 200_000
 MAX_PARAM_JSON = 600
 MAX_CALLERS = 10
+CALL_DATA_GAP = timedelta(seconds=1)  # between two call-data requests of a campaign
 PAGE = 500
 INT_MAX = wire.INT32_MAX
 
@@ -136,7 +151,7 @@ STATUS: dict[str, int] = {
     CampaignStatus.DRAFT: 1,
     CampaignStatus.MODERATION: 1,
     CampaignStatus.QUEUED: 1,
-    CampaignStatus.SCHEDULED: 1,
+    CampaignStatus.SCHEDULED: 2,
     CampaignStatus.RUNNING: 2,
     CampaignStatus.SENT: 2,
     CampaignStatus.DONE: 2,
@@ -145,8 +160,6 @@ STATUS: dict[str, int] = {
     CampaignStatus.DECLINED: 4,
 }
 ENDED_STATUSES = frozenset({CampaignStatus.STOPPED, CampaignStatus.DECLINED})
-# A campaign that counts against the per-VDN limit: not ended, and not done calling.
-NOT_CURRENT = ENDED_STATUSES | {CampaignStatus.DONE}
 SCHEDULE_KEYS = tuple(
     f"{kind}{edge}Time{rank}"
     for kind in ("workday", "holiday")
@@ -228,7 +241,32 @@ def _waits_for_window(row: Row[Any]) -> bool:
     return bool(row.status == CampaignStatus.PAUSED and row.pause_reason == PauseReason.WINDOW)
 
 
-def _status(row: Row[Any]) -> int:
+def _end_of(row: Row[Any]) -> datetime | None:
+    """The campaign's end time: ``ends_at``, or the stored ``strEndTime`` of a campaign
+    made before the core kept it."""
+    if row.ends_at is not None:
+        ends_at: datetime = row.ends_at
+        return ends_at
+    _, extras = _unpack(voice.config_of(row))
+    return _stored_time(extras.get("strEndTime"))
+
+
+def _ended(row: Row[Any], now: datetime) -> bool:
+    """Completed (the vendor's 4): stopped, declined, or its end time has come."""
+    if row.status in ENDED_STATUSES:
+        return True
+    end = _end_of(row)
+    return end is not None and now >= end
+
+
+def _current(row: Row[Any], now: datetime) -> bool:
+    """Counts against the per-VDN limit: not completed, and not done calling."""
+    return not _ended(row, now) and row.status != CampaignStatus.DONE
+
+
+def _status(row: Row[Any], now: datetime) -> int:
+    if _ended(row, now):
+        return 4
     if _waits_for_window(row):
         return 2  # executing, waiting for its calling window
     return STATUS.get(str(row.status), 1)
@@ -379,7 +417,7 @@ def _callers(body: Fields, *, v2: bool) -> tuple[str, list[dict[str, Any]] | Non
     return str(first["accessCode"]), kept
 
 
-async def _current(db: Database, caller: Caller, vdn: int) -> list[tuple[Row[Any], VoiceConfig]]:
+async def _everything(db: Database, caller: Caller, vdn: int) -> list[tuple[Row[Any], VoiceConfig]]:
     """Every campaign of the VDN with its settings, oldest first."""
     out: list[tuple[Row[Any], VoiceConfig]] = []
     offset = 0
@@ -480,7 +518,7 @@ async def _create(request: Request, vdn_text: str, *, v2: bool) -> JSONResponse:
             extras["priority"] = priority
         _pack(config, description, extras)
 
-        now = utcnow()
+        now = wire.now(request)
         today = datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
         if begin < today:
             raise field_error(wire.BEGIN_BEFORE_TODAY, "strBeginTime", "is before 00:00 UTC today")
@@ -491,8 +529,8 @@ async def _create(request: Request, vdn_text: str, *, v2: bool) -> JSONResponse:
         skill_kind = device in SKILL_TYPES
         current = [
             row
-            for row, stored in await _current(db, caller, vdn)
-            if row.status not in NOT_CURRENT
+            for row, stored in await _everything(db, caller, vdn)
+            if _current(row, now)
             and (_device_type(stored, _unpack(stored)[1]) in SKILL_TYPES) == skill_kind
         ]
         if len(current) >= MAX_CURRENT:
@@ -503,7 +541,12 @@ async def _create(request: Request, vdn_text: str, *, v2: bool) -> JSONResponse:
         )
         for _ in range(50):
             spec = voice.VoiceSpec(
-                name=name, config=parsed, caller_id=caller_no, external_id=_external(vdn, number)
+                name=name,
+                config=parsed,
+                caller_id=caller_no,
+                external_id=_external(vdn, number),
+                start_at=begin,
+                ends_at=end,
             )
             try:
                 await voice.create(db, account_id=caller.account_id, spec=spec, settings=settings)
@@ -529,7 +572,7 @@ async def create_v2(request: Request, vdn: str) -> JSONResponse:
 # --- query ------------------------------------------------------------------------------
 
 
-def _detail(row: Row[Any]) -> dict[str, Any]:
+def _detail(row: Row[Any], now: datetime) -> dict[str, Any]:
     config = voice.config_of(row)
     description, extras = _unpack(config)
     schedule = extras.get("scheduleParam")
@@ -537,7 +580,7 @@ def _detail(row: Row[Any]) -> dict[str, Any]:
         "id": _number(row),
         "name": row.name,
         "description": description,
-        "status": _status(row),
+        "status": _status(row, now),
         "strBeginTime": extras.get("strBeginTime"),
         "strEndTime": extras.get("strEndTime"),
         "deviceType": _device_type(config, extras),
@@ -550,12 +593,12 @@ def _detail(row: Row[Any]) -> dict[str, Any]:
     }
 
 
-def _summary(row: Row[Any], config: VoiceConfig) -> dict[str, Any]:
+def _summary(row: Row[Any], config: VoiceConfig, now: datetime) -> dict[str, Any]:
     _, extras = _unpack(config)
     return {
         "id": _number(row),
         "name": row.name,
-        "status": _status(row),
+        "status": _status(row, now),
         "strBeginTime": extras.get("strBeginTime"),
         "strEndTime": extras.get("strEndTime"),
         "deviceType": _device_type(config, extras),
@@ -567,7 +610,7 @@ def _summary(row: Row[Any], config: VoiceConfig) -> dict[str, Any]:
 async def detail(request: Request, vdn: str, campaign: str) -> JSONResponse:
     async def work(caller: Caller, raw: bytes, db: Database, settings: Settings) -> JSONResponse:
         row = await _campaign(db, caller, vdn, campaign)
-        return wire.envelope(returnObject=_detail(row))
+        return wire.envelope(returnObject=_detail(row, wire.now(request)))
 
     return await _handle(request, work)
 
@@ -601,12 +644,12 @@ async def query(request: Request, vdn: str) -> JSONResponse:
         page = max(1, params.integer("curPage", low=-INT_MAX, high=INT_MAX) or 1)
         rows_per_page = params.integer("rowsPerPage", low=1, high=100) or 10
 
-        everything = await _current(db, caller, own)
+        now = wire.now(request)
         counts = {"skill": 0, "ivr": 0}
         matched: list[dict[str, Any]] = []
-        for row, config in everything:
-            item = _summary(row, config)
-            if row.status not in NOT_CURRENT:
+        for row, config in await _everything(db, caller, own):
+            item = _summary(row, config, now)
+            if _current(row, now):
                 counts["skill" if item["deviceType"] in SKILL_TYPES else "ivr"] += 1
             if name and name not in row.name:
                 continue
@@ -654,15 +697,7 @@ def _at_or_before(text: object, bound: datetime) -> bool:
 # --- status changes ---------------------------------------------------------------------
 
 
-def _ended(row: Row[Any]) -> bool:
-    if row.status in ENDED_STATUSES:
-        return True
-    _, extras = _unpack(voice.config_of(row))
-    end = _stored_time(extras.get("strEndTime"))
-    return end is not None and utcnow() > end and row.status == CampaignStatus.DRAFT
-
-
-Action = Callable[[Database, Caller, Row[Any]], Awaitable[None]]
+Action = Callable[[Database, Caller, Row[Any], datetime], Awaitable[None]]
 
 
 def _status_route(action: Action) -> Callable[[Request, str, str], Awaitable[JSONResponse]]:
@@ -671,7 +706,7 @@ def _status_route(action: Action) -> Callable[[Request, str, str], Awaitable[JSO
             caller: Caller, raw: bytes, db: Database, settings: Settings
         ) -> JSONResponse:
             row = await _campaign(db, caller, vdn, campaign)
-            await action(db, caller, row)
+            await action(db, caller, row, wire.now(request))
             return wire.envelope()
 
         return await _handle(request, work)
@@ -679,8 +714,9 @@ def _status_route(action: Action) -> Callable[[Request, str, str], Awaitable[JSO
     return endpoint
 
 
-async def _start(db: Database, caller: Caller, row: Row[Any]) -> None:
-    if _ended(row):
+async def _start(db: Database, caller: Caller, row: Row[Any], now: datetime) -> None:
+    """DRAFT -> RUNNING, or SCHEDULED until ``strBeginTime`` (the core's ``start_at``)."""
+    if _ended(row, now):
         raise IsalesError(wire.ENDED)
     try:
         await campaign_service.start(db, account_id=caller.account_id, campaign_id=row.id)
@@ -688,14 +724,16 @@ async def _start(db: Database, caller: Caller, row: Row[Any]) -> None:
         raise IsalesError(wire.BAD_STATUS, f"It cannot be started: {exc.message}") from exc
 
 
-async def _pause(db: Database, caller: Caller, row: Row[Any]) -> None:
+async def _pause(db: Database, caller: Caller, row: Row[Any], now: datetime) -> None:
     """Suspend a RUNNING campaign, or one the engine paused outside its calling window
     (which would resume by itself): that pause becomes the user's (``voice.pause``)."""
     refused = IsalesError(
         wire.BAD_STATUS, "The outbound campaign in the current status cannot be suspended."
     )
     current = await campaign_service.get(db, account_id=caller.account_id, campaign_id=row.id)
-    if current.status != CampaignStatus.RUNNING and not _waits_for_window(current):
+    if _ended(current, now) or (
+        current.status != CampaignStatus.RUNNING and not _waits_for_window(current)
+    ):
         raise refused
     try:
         await voice.pause(db, account_id=caller.account_id, campaign_id=row.id)
@@ -703,7 +741,9 @@ async def _pause(db: Database, caller: Caller, row: Row[Any]) -> None:
         raise refused from exc
 
 
-async def _resume(db: Database, caller: Caller, row: Row[Any]) -> None:
+async def _resume(db: Database, caller: Caller, row: Row[Any], now: datetime) -> None:
+    if row.status == CampaignStatus.PAUSED and _ended(row, now):
+        raise IsalesError(wire.BAD_STATUS, "The campaign cannot be resumed: it has ended.")
     if _waits_for_window(row):
         raise IsalesError(
             wire.BAD_STATUS, "The campaign is not suspended: it waits for its calling window."
@@ -716,8 +756,8 @@ async def _resume(db: Database, caller: Caller, row: Row[Any]) -> None:
         ) from exc
 
 
-async def _stop(db: Database, caller: Caller, row: Row[Any]) -> None:
-    if row.status in ENDED_STATUSES:
+async def _stop(db: Database, caller: Caller, row: Row[Any], now: datetime) -> None:
+    if _ended(row, now):
         raise IsalesError(wire.ENDED)
     try:
         await campaign_service.stop(db, account_id=caller.account_id, campaign_id=row.id)
@@ -818,8 +858,16 @@ async def _add_call_data(request: Request, vdn: str, campaign: str) -> JSONRespo
         data = wire.json_object(raw)
         wire.no_nul(data)
         entries = _call_data(data)
-        if row.status in ENDED_STATUSES:
+        now = wire.now(request)
+        if _ended(row, now):
             raise IsalesError(wire.ENDED)
+        if not await voice.take_turn(
+            db, key=f"{PREFIX}:calldata:{row.id}", now=now, gap=CALL_DATA_GAP
+        ):
+            raise IsalesError(
+                wire.TOO_FAST,
+                "Call data for this campaign at most once a second; try again later.",
+            )
         stats = await voice.stats(db, account_id=caller.account_id, campaign_id=row.id)
         if stats.waiting + stats.in_progress + len(entries) > MAX_WAITING:
             raise field_error(

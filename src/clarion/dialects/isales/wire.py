@@ -60,6 +60,13 @@ line per signed header in that order, joined with ``\\n``; ``CanonicalQuery`` th
 ``SignerUtils.sha256Hex``); a signature computed with raw-byte keys and encoded in
 base64, as some community ports do, is accepted too.
 
+Business codes of the interfaces (each interface's own table on the vendor's pages):
+``0200002`` begin before today, ``0200003`` / ``0200004`` campaign limits, ``0200005``
+name taken, ``0200006`` database error, ``0200007`` no such campaign, ``0200011`` not
+in this status, ``0200016`` the campaign has ended, ``0200022`` call data requested
+too fast (the vendor's "接口调用太快": at least one second between two call-data
+requests for the same campaign).
+
 Choices where the vendor's pages are silent: the timestamp may differ from the
 server's clock by at most 15 minutes; ``URI`` is the request path exactly as sent
 (not percent-decoded, as a servlet's ``getRequestURI``); a signed header missing
@@ -85,7 +92,7 @@ import hmac
 import json
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -114,6 +121,7 @@ DATABASE = "0200006"  # database operation error
 NOT_FOUND = "0200007"  # the outbound campaign does not exist
 BAD_STATUS = "0200011"  # not allowed in the campaign's current status
 ENDED = "0200016"  # the outbound campaign has ended
+TOO_FAST = "0200022"  # call data for the campaign again within a second
 EMPTY = "02000001"
 CHARACTERS = "02000002"
 TOO_LONG = "02000003"
@@ -136,6 +144,7 @@ DESCRIPTIONS: dict[str, str] = {
     NOT_FOUND: "The outbound campaign does not exist.",
     BAD_STATUS: "The operation is not allowed in the current status of the campaign.",
     ENDED: "The outbound campaign has ended.",
+    TOO_FAST: "The interface is invoked too frequently.",
     EMPTY: "Empty parameter.",
     CHARACTERS: "The parameter contains invalid characters.",
     TOO_LONG: "The parameter length cannot exceed the maximum length.",
@@ -509,6 +518,14 @@ def no_nul(value: Any) -> None:
     where = nul_path(value)
     if where is not None:
         raise field_error(CHARACTERS, where or "body", "must not contain NUL characters")
+
+
+def now(request: Request) -> datetime:
+    """The time the campaign rules go by (begin and end times, call-data spacing): the
+    app's ``state.isales_clock`` when one is installed (tests), else the wall clock.
+    Signature timestamps are always checked against the wall clock."""
+    clock: Callable[[], datetime] | None = getattr(request.app.state, "isales_clock", None)
+    return clock() if clock is not None else utcnow()
 
 
 def context(request: Request) -> tuple[Database, Settings]:
