@@ -139,12 +139,14 @@ def mobizon_calls(draw: st.DrawFn) -> dict[str, Any]:
         module, method = draw(st.sampled_from(MOBIZON_METHODS))
         module = draw(st.sampled_from([module, module.upper(), module.title()]))
     else:
-        # (no line breaks: Starlette's ``{rest:path}`` does not match a "%0A" in the
-        # path, so such a path is the app's generic 404, not the dialect's)
-        # (nor "." / ".." segments: the client would resolve them out of /service/)
+        # (line breaks too: the catch-all's ``{rest:anypath}`` matches a "%0A"; no
+        # surrogates, which no client can send, nor "." / ".." segments, which the
+        # client would resolve out of /service/)
         module = draw(st.text("abcdefgxyz/.%", min_size=1, max_size=10).filter(_no_dot_segment))
         method = draw(
-            st.text(st.characters(blacklist_characters="\r\n"), max_size=20).filter(_no_dot_segment)
+            st.text(st.characters(blacklist_categories=("Cs",)), max_size=20).filter(
+                _no_dot_segment
+            )
         )
     return {
         "module": module,

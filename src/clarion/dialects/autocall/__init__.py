@@ -31,7 +31,7 @@ _KNOWN = re.compile(r"^/v3/(campaigns?|lead|cdr|autocall/otp|campaign/[^/]+(/lea
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-@router.api_route("/v3/{rest:path}", methods=METHODS)
+@router.api_route("/v3/{rest:anypath}", methods=METHODS)
 async def unknown(request: Request, rest: str) -> JSONResponse:
     if _KNOWN.match(request.url.path):
         return JSONResponse({"error": "method not allowed"}, status_code=405)

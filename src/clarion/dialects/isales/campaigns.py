@@ -912,7 +912,7 @@ async def call_data_v2(request: Request, vdn: str, campaign: str) -> JSONRespons
 
 
 @router.api_route(
-    "/rest/isales/{rest:path}",
+    "/rest/isales/{rest:anypath}",
     methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"],
 )
 async def unknown(request: Request, rest: str) -> JSONResponse:

@@ -309,7 +309,7 @@ async def service(request: Request, module: str, method: str) -> JSONResponse:
     return await serve(request, module, method)
 
 
-@router.api_route("/service/{rest:path}", methods=["GET", "POST"])
+@router.api_route("/service/{rest:anypath}", methods=["GET", "POST"])
 async def unknown(request: Request, rest: str) -> JSONResponse:
     """Paths that are not ``module/method``: code 4 or 5 in the envelope."""
     parts = [p for p in rest.split("/") if p]
