@@ -22,6 +22,7 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Row,
+    Select,
     bindparam,
     func,
     insert,
@@ -35,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from clarion.domain.lifecycle import CampaignStatus, MessageStatus, Transition
 from clarion.store import binds, statements
 from clarion.store import campaigns as campaign_store
-from clarion.store.schema import campaigns, messages
+from clarion.store.schema import IN_FLIGHT, campaigns, messages
 from clarion.store.types import UtcDateTime, from_micros
 
 CHUNK = 5000  # bound parameters per IN list / executemany
@@ -648,15 +649,24 @@ async def ids_by_ref(conn: AsyncConnection, refs: Sequence[str]) -> dict[str, in
     return found
 
 
+def stale_sending_query(*, before: datetime, limit: int = 1000) -> Select[Any]:
+    """SENDING messages claimed before ``before``, the oldest claims first. The
+    condition is the literal predicate of the partial index ``ix_messages_in_flight``
+    (a bound status would hide it from both planners) and the order is the index's
+    (ordered by id, SQLite would rather walk the whole table in rowid order), so this
+    reads the in-flight rows only."""
+    return (
+        select(messages.c.id, messages.c.campaign_id, messages.c.attempts, messages.c.channel_ref)
+        .where(text(IN_FLIGHT), messages.c.claimed_at < before)
+        .order_by(messages.c.claimed_at, messages.c.id)
+        .limit(limit)
+    )
+
+
 async def stale_sending(
     conn: AsyncConnection, *, before: datetime, limit: int = 1000
 ) -> Sequence[Any]:
-    result = await conn.execute(
-        select(messages.c.id, messages.c.campaign_id, messages.c.attempts, messages.c.channel_ref)
-        .where(messages.c.status == MessageStatus.SENDING, messages.c.claimed_at < before)
-        .order_by(messages.c.id)
-        .limit(limit)
-    )
+    result = await conn.execute(stale_sending_query(before=before, limit=limit))
     return list(result)
 
 

@@ -18,9 +18,14 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from clarion.store.types import BigId, Money, UtcDateTime
+
+# The predicate of the partial index ``ix_messages_in_flight``; a query uses the index
+# only when it states this very condition with the literal (not a bound parameter).
+IN_FLIGHT = "status = 'SENDING'"
 
 metadata = MetaData(
     naming_convention={
@@ -148,6 +153,15 @@ messages = Table(
     UniqueConstraint("campaign_id", "phone"),
     Index(None, "campaign_id", "status", "id"),
     Index(None, "channel_ref"),
+    # The messages in flight only (a partial index): reconciliation looks for SENDING
+    # rows claimed long ago in every campaign, every housekeeping pass of every worker,
+    # and must not scan the whole table to find the few there are.
+    Index(
+        "ix_messages_in_flight",
+        "claimed_at",
+        postgresql_where=text(IN_FLIGHT),
+        sqlite_where=text(IN_FLIGHT),
+    ),
 )
 
 # One row per (campaign, message status), created with the campaign; updated in the
