@@ -9,7 +9,9 @@ covers everything, ``--campaigns`` mass campaigns on the zero-latency ``fake`` c
 sharing ``--messages`` recipients, all in DRAFT. Each run gets a fresh copy of it
 (``CREATE DATABASE ... TEMPLATE``), starts the workers (real processes, campaign rate
 limit off), waits until they have registered, starts every campaign and times until
-all are DONE; then checks every message DELIVERED and the ledger.
+all are DONE; then checks every message DELIVERED and the ledger. A ``CHECKPOINT``
+before each timed run flushes the copy and the previous run's writes, so that no run
+pays for another's.
 
 Each worker count runs ``--rounds`` times (default 3), the counts interleaved (1, 2,
 4, 1, 2, 4, ...) so that a busy spell on this shared machine hits each alike; the table
@@ -230,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         copy = f"bench_base_{tag}"
         admin_exec(args.url, f'CREATE DATABASE "{copy}" TEMPLATE "{template}"')
         made.append(copy)
+        admin_exec(args.url, "CHECKPOINT")
         rows, seconds = baseline(db_url(args.url, copy), ids)
         base_rate = rows / seconds
         print(f"baseline: {base_rate:,.0f} rows/s", file=sys.stderr)
@@ -239,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
                 name = f"bench_w{n}_r{round_no}_{tag}"
                 admin_exec(args.url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
                 made.append(name)
+                # The copy and the previous run's writes are flushed before the clock
+                # starts, so that no run pays for another's checkpoint.
+                admin_exec(args.url, "CHECKPOINT")
                 print(f"round {round_no}: dispatching with {n} worker(s) ...", file=sys.stderr)
                 elapsed = asyncio.run(run(db_url(args.url, name), ids, n, logs))
                 runs[n].append(args.messages / elapsed)
