@@ -91,6 +91,9 @@ def parse_dispatch_pg(text: str) -> list[Row]:
         workers, rate, scale, ratio = match.groups()
         plural = "s" * (workers != "1")
         note = f"{scale} x 1 worker" if scale and workers != "1" else "fake channel"
+        median = re.search(r"median round ([\d.]+)", text)
+        if workers == "2" and median:
+            note += f" (best rounds); median same-round ratio {median.group(1)}"
         rows.append(
             Row(
                 f"dispatch, PostgreSQL, {workers} worker{plural} (msg/s)",
