@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from tests.chaos.harness import PRICE, Fleet, all_final, env_for, prepare, run_chaos, verify
-from tests.conftest import PG_ENV, _truncate
+from tests.conftest import PG_ENV, PgTestDatabase
 from tests.helpers import free_port
 
 from clarion.store.db import Database, sync_url, upgrade
@@ -49,8 +49,9 @@ def _opening(total: int) -> Decimal:
 async def test_three_workers_killed_at_random_on_postgresql(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    url: str = request.getfixturevalue("pg_url")
-    _truncate(url)
+    pg: PgTestDatabase = request.getfixturevalue("pg_database")
+    pg.reset()
+    url = pg.url
     db = Database(url)
     ledger_path = tmp_path / "carrier.db"
     try:

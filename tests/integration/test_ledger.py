@@ -39,7 +39,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from sqlalchemy import BigInteger, func, select, text, type_coerce
-from tests.conftest import BACKENDS, _truncate
+from tests.conftest import BACKENDS, PgTestDatabase
 from tests.helpers import phones
 
 from clarion.channels.base import DeliveryReport, Outcome, ReportSink, Submission, SubmitResult
@@ -269,13 +269,13 @@ def fresh_database(
             return f"sqlite:///{path}"
 
         return sqlite_copy
-    url: str = request.getfixturevalue("pg_url")
+    pg: PgTestDatabase = request.getfixturevalue("pg_database")
 
-    def truncated() -> str:
-        _truncate(url)
-        return url
+    def emptied() -> str:
+        pg.reset()
+        return pg.url
 
-    return truncated
+    return emptied
 
 
 CAMPAIGN_ACTIONS = ("pause", "resume", "stop", "retry")
