@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -101,21 +102,29 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
     return pg.url
 
 
+def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    """The tests' settings: the fake channel, no rate ceiling, no throttle back-off,
+    short intervals; ``overrides`` on top."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "data_dir": str(data_dir),
+        "import_workers": 0,
+        "max_import_bytes": 64 * 1024,
+        "default_channel": "fake",
+        "max_campaign_rate": 0,
+        "batch_size": 100,
+        "poll_interval": 0.01,
+        "throttle_backoff": 0.0,
+        "housekeeping_interval": 0.0,
+        "sim_dlr_min_delay": 0.01,
+        "sim_dlr_max_delay": 0.05,
+    }
+    return Settings(**(values | overrides))
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=database_url,
-        data_dir=str(tmp_path / "data"),
-        import_workers=0,
-        max_import_bytes=64 * 1024,
-        default_channel="fake",
-        max_campaign_rate=0,
-        batch_size=100,
-        poll_interval=0.01,
-        housekeeping_interval=0.0,
-        sim_dlr_min_delay=0.01,
-        sim_dlr_max_delay=0.05,
-    )
+    return make_settings(database_url, tmp_path / "data")
 
 
 @pytest.fixture

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(500, description="Messages claimed per dispatcher batch.")
     poll_interval: float = Field(0.2, description="Seconds the dispatcher idles when no work.")
+    throttle_backoff: float = Field(
+        1.0,
+        description="Seconds a campaign waits after the carrier throttles or defers part "
+        "of a batch, paced or not (0 = retry at once).",
+    )
     claim_timeout: float = Field(
         300.0,
         description="Seconds after which a SENDING message is reconciled (never resent blindly).",

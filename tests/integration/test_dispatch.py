@@ -208,6 +208,35 @@ async def test_temporary_failure_requeues_and_refunds(
     assert await balance(db, tenant.id) == Decimal("100.00") - 3 * PRICE
 
 
+async def test_throttled_campaign_waits_its_back_off_even_unpaced(
+    client: httpx.AsyncClient, tenant: Tenant, db: Database, settings: Settings
+) -> None:
+    # No rate ceiling, no rate limit: the campaign is unpaced, yet a carrier that
+    # throttled part of a batch is not asked again before the back-off is over.
+    clock = [100.0]
+    cfg = settings.model_copy(update={"throttle_backoff": 1.0})
+    dispatcher = Dispatcher(db=db, settings=cfg, monotonic=lambda: clock[0])
+    fake = FakeChannel(dispatcher.report_sink)
+    dispatcher.channels["fake"] = fake
+    numbers = phones(3)
+    fake.outcomes = {numbers[0]: Outcome.THROTTLED}
+    campaign = await make_campaign(client, tenant.headers)
+    cid = int(campaign["id"])
+    await add_phones(client, tenant.headers, cid, numbers)
+    await client.post(f"/v1/campaigns/{cid}/start", headers=tenant.headers)
+    await dispatcher.tick()
+    assert len(fake.submitted) == 3
+    assert await assert_counters_match_rows(db, cid) == {"NEW": 1, "DELIVERED": 2}
+    fake.outcomes = {}
+    clock[0] += 0.9
+    busy, _wait = await dispatcher.tick()
+    assert not busy and len(fake.submitted) == 3  # still backing off
+    clock[0] += 0.1
+    await drain(dispatcher)
+    assert len(fake.submitted) == 4
+    assert await assert_counters_match_rows(db, cid) == {"DELIVERED": 3}
+
+
 async def test_funds_pause_and_resume_after_topup(
     client: httpx.AsyncClient,
     db: Database,

@@ -39,7 +39,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from sqlalchemy import BigInteger, func, select, text, type_coerce
-from tests.conftest import BACKENDS, PgTestDatabase
+from tests.conftest import BACKENDS, PgTestDatabase, make_settings
 from tests.helpers import phones
 
 from clarion.channels.base import DeliveryReport, Outcome, ReportSink, Submission, SubmitResult
@@ -63,24 +63,6 @@ T = TypeVar("T")
 
 SHORT_TEXT = "Hello from Clarion"  # 1 segment
 LONG_TEXT = "Spring sale! " * 14  # 182 GSM characters: 2 segments
-
-
-def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
-    """The ``settings`` fixture's values (tests/conftest.py), with ``overrides``."""
-    values: dict[str, Any] = {
-        "database_url": database_url,
-        "data_dir": str(data_dir),
-        "import_workers": 0,
-        "max_import_bytes": 64 * 1024,
-        "default_channel": "fake",
-        "max_campaign_rate": 0,
-        "batch_size": 100,
-        "poll_interval": 0.01,
-        "housekeeping_interval": 0.0,
-        "sim_dlr_min_delay": 0.01,
-        "sim_dlr_max_delay": 0.05,
-    }
-    return Settings(**(values | overrides))
 
 
 async def together(*aws: Awaitable[T]) -> list[T]:

@@ -100,10 +100,15 @@ def test_back_off_never_shortens_an_existing_wait() -> None:
     assert pacer.next_at == pytest.approx(10.0)
 
 
-def test_back_off_on_unpaced_pacer_does_not_throttle() -> None:
+def test_back_off_holds_an_unpaced_pacer_too() -> None:
+    # A carrier that asked to slow down is not hammered by a campaign without a rate.
     pacer = Pacer(rate=None)
+    assert pacer.allowance(0.0, 20) == 20
     pacer.back_off(0.0, 5.0)
-    assert pacer.allowance(1.0, 20) == 20
+    assert pacer.allowance(1.0, 20) == 0
+    assert pacer.allowance(5.0, 20) == 20
+    pacer.sent(5.0, 20)  # sending unpaced sets no slot of its own
+    assert pacer.allowance(5.0, 20) == 20
 
 
 @pytest.mark.parametrize(

@@ -76,7 +76,6 @@ log = logging.getLogger(__name__)
 
 PENDING_SEND = (MessageStatus.NEW, MessageStatus.SENDING)
 PENDING_ANY = (MessageStatus.NEW, MessageStatus.SENDING, MessageStatus.ACCEPTED)
-THROTTLE_BACKOFF = 1.0
 SENDING_ONLY = frozenset({MessageStatus.SENDING.value})
 MAX_BACKOFF = 10.0  # seconds between passes while they keep failing (database down)
 SUBSCRIPTIONS_TTL = 2.0  # seconds between re-reads of who subscribes to which events
@@ -438,7 +437,7 @@ class Dispatcher:
             now_mono = self.monotonic()
             state.pacer.sent(now_mono, result.accepted + result.rejected)
             if result.requeued:
-                state.pacer.back_off(now_mono, THROTTLE_BACKOFF)
+                state.pacer.back_off(now_mono, self.settings.throttle_backoff)
             if result.paced_for:
                 wait = min(wait, result.paced_for)
             if (

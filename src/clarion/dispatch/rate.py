@@ -7,6 +7,10 @@ rate is capped by ``max_campaign_rate`` (Settings, 100 msg/s by default; 0 turns
 ceiling off). A campaign without a rate limit runs at the ceiling, or unpaced when
 the ceiling is off. Above 100 msg/s (a raised ceiling) packets grow to a tenth of a
 second's worth, so pacing costs at most ten wake-ups a second.
+
+A carrier that throttles or defers part of a batch (THROTTLED / TEMPORARY outcomes)
+holds the campaign for a back-off (``throttle_backoff`` in Settings), paced or not:
+an unpaced campaign (ceiling 0) must not hammer a carrier that asked it to slow down.
 Pure: ``now`` is passed in (monotonic seconds).
 """
 
@@ -36,10 +40,10 @@ class Pacer:
 
     def allowance(self, now: float, batch_size: int) -> int:
         """How many messages may go now (0 = wait until ``next_at``)."""
-        if self.rate is None:
-            return batch_size
         if now < self.next_at:
             return 0
+        if self.rate is None:
+            return batch_size
         return min(max(PACKET, int(self.rate / 10)), batch_size)
 
     def sent(self, now: float, count: int) -> None:
@@ -48,4 +52,6 @@ class Pacer:
         self.next_at = max(self.next_at, now) + count / self.rate
 
     def back_off(self, now: float, seconds: float) -> None:
+        """Nothing goes before ``now + seconds`` (an earlier slot is never brought
+        forward); an unpaced pacer waits too."""
         self.next_at = max(self.next_at, now + seconds)
