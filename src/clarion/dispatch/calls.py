@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row
 
-from clarion.channels.base import AgentState, CallRecord, CallRequest, DeliveryReport, Submission
+from clarion.channels.base import AgentState, CallRecord, CallRequest, DeliveryReport
 from clarion.dialects.timestamps import zone
 from clarion.domain.lifecycle import (
     CAMPAIGN_TRANSITIONS,
@@ -235,19 +235,7 @@ class CallEngine:
             agents=config.agents,
             concurrent_call=config.concurrent_call,
         )
-        submissions = [
-            Submission(
-                message_id=m.id,
-                reference=f"{m.id}-{m.attempts + 1}",
-                phone=m.phone,
-                sender=campaign.sender,
-                text=m.text if m.text is not None else campaign.text,
-                segments=m.segments,
-                account_id=campaign.account_id,
-                call=request,
-            )
-            for m in claimed
-        ]
+        submissions = d.submissions(campaign, claimed, call=request)
         await d.submit_claimed(campaign, claimed, submissions, result)
         return True
 

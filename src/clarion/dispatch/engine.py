@@ -578,7 +578,23 @@ class Dispatcher:
             return result
         result.claimed = len(claimed)
         content = (campaign.settings or {}).get("rcs") if campaign.channel == "rcs" else None
-        submissions = [
+        submissions = self.submissions(
+            campaign,
+            claimed,
+            validity_minutes=campaign.validity_minutes,
+            mclass=campaign.mclass,
+            content=content,
+        )
+        return await self.submit_claimed(campaign, claimed, submissions, result)
+
+    @staticmethod
+    def submissions(
+        campaign: Row[Any], claimed: Sequence[message_store.Claimed], **extra: Any
+    ) -> list[Submission]:
+        """One submission per claimed message (or call), ``extra`` fields on each. The
+        reference ``{message id}-{attempt}`` is the idempotency key a carrier can be
+        asked about after a crash (reconciliation), never reused by another attempt."""
+        return [
             Submission(
                 message_id=m.id,
                 reference=f"{m.id}-{m.attempts + 1}",
@@ -586,14 +602,11 @@ class Dispatcher:
                 sender=campaign.sender,
                 text=m.text if m.text is not None else campaign.text,
                 segments=m.segments,
-                validity_minutes=campaign.validity_minutes,
-                mclass=campaign.mclass,
-                content=content,
                 account_id=campaign.account_id,
+                **extra,
             )
             for m in claimed
         ]
-        return await self.submit_claimed(campaign, claimed, submissions, result)
 
     async def submit_claimed(
         self,
