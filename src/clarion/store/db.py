@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,22 @@ _READ_ONLY = "clarion_read_only"
 
 def _lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
+
+
+def _when_unlocked(statement: Callable[[], object], *, seconds: float = 30.0) -> None:
+    """Run ``statement``, again while SQLite answers "database is locked". A new
+    connection's ``journal_mode`` pragma can meet a lock that SQLite reports at once,
+    without calling the busy handler (another connection opening or checkpointing the
+    WAL at that moment): seen with six processes connecting together."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            statement()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
 
 
 class DatabaseURLError(ValueError):
@@ -143,10 +161,11 @@ class Database:
             # so that text search is case-insensitive for Cyrillic etc., as on PostgreSQL.
             dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            # The busy timeout first, so that the pragmas below wait for a lock too.
+            cursor.execute("PRAGMA busy_timeout=30000")
+            _when_unlocked(lambda: cursor.execute("PRAGMA journal_mode=WAL"))
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
         @event.listens_for(sync_engine, "begin")
